@@ -1,0 +1,58 @@
+"""Settings, read from the environment (prefix `SHOPSTREAM_`, plus Kafka's standard variable).
+
+One place for every tunable: the CLI, the consumers and the API all take a `Settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPSTREAM_", extra="ignore")
+
+    # Kafka. When unset, `shopstream run` / `shopstream broker` start a local broker.
+    bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "SHOPSTREAM_BOOTSTRAP_SERVERS"),
+    )
+    partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+    # Where state lives: SQLite files (one per consumer group), snapshots, the local broker.
+    data_dir: Path = Path("var")
+    # Downloaded once and reused: the Kafka jars.
+    cache_dir: Path = Path.home() / ".cache" / "shopstream"
+
+    # Local broker ports (used only when a broker is started here).
+    broker_port: int = 9092
+    controller_port: int = 9093
+
+    # Consumer loop.
+    batch_max_records: int = Field(default=500, ge=1)
+    poll_timeout_ms: int = Field(default=500, ge=1)
+
+    # API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # Writes through the API (e.g. a click from the web page) need this token as a Bearer token.
+    api_token: str = "dev-token-change-me"
+
+    def sqlite_path(self, group: str) -> Path:
+        """Each consumer group owns one SQLite file."""
+        return self.data_dir / f"{group}.sqlite3"
+
+    @property
+    def bootstrap(self) -> str:
+        if not self.bootstrap_servers:
+            return f"127.0.0.1:{self.broker_port}"
+        return self.bootstrap_servers
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "SHOPSTREAM_BOOTSTRAP_SERVERS"),
     )
     partitions: int = Field(default=3, ge=1)
+    # Prepended to every topic name, so that several environments can share one cluster.
+    topic_prefix: str = ""
     replication_factor: int = Field(default=1, ge=1)
 
     # Where state lives: SQLite files (one per consumer group), snapshots, the local broker.

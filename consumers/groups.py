@@ -1,0 +1,31 @@
+"""The consumer groups this project runs, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from consumers.runtime import ConsumerLoop, Processor
+from consumers.store import StoreProcessor
+from infra.config import Settings
+
+GROUPS: dict[str, Callable[[Settings], Processor]] = {
+    "store": lambda _settings: StoreProcessor(),
+}
+
+
+def build_loop(name: str, settings: Settings, group_id: str | None = None) -> ConsumerLoop:
+    """The consumer loop of group `name`, writing to the group's own SQLite file."""
+    try:
+        factory = GROUPS[name]
+    except KeyError:
+        raise ValueError(f"unknown consumer group {name!r}; choose one of: {', '.join(GROUPS)}") from None
+    processor = factory(settings)
+    return ConsumerLoop(
+        processor,
+        settings.bootstrap,
+        settings.sqlite_path(name),
+        batch_max_records=settings.batch_max_records,
+        poll_timeout_ms=settings.poll_timeout_ms,
+        topic_prefix=settings.topic_prefix,
+        group_id=group_id,
+    )

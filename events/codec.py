@@ -42,7 +42,10 @@ def decode(raw: bytes | None) -> Event:
         first = errors[0] if errors else {"type": "", "loc": (), "msg": str(exc)}
         if first["type"] == "json_invalid":
             raise DecodeError("bad-json", first["msg"]) from None
-        if first["type"] in ("enum", "union_tag_invalid") and first["loc"][:1] in (("type",), ("payload",)):
+        unknown_type = (first["type"] == "enum" and tuple(first["loc"]) == ("type",)) or (
+            first["type"] == "union_tag_invalid" and tuple(first["loc"]) == ("payload",)
+        )
+        if unknown_type:
             raise DecodeError("unknown-type", first["msg"]) from None
         detail = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in errors[:5]

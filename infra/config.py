@@ -12,6 +12,10 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+# The consumer groups, each owning one SQLite file named after it.
+CONSUMER_GROUPS: tuple[str, ...] = ("store",)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHOPSTREAM_", extra="ignore")
 

@@ -56,9 +56,10 @@ class EventSink:
         future.add_callback(self._on_ack)
         future.add_errback(self._on_error, payload)
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """For tests and tools that need to put arbitrary bytes on a topic."""
-        self.producer.send(self.topic_prefix + topic, key=key, value=value).get(timeout=30)
+    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
+        """Put arbitrary bytes on a topic (tests, tools); returns (partition, offset) once acked."""
+        meta = self.producer.send(self.topic_prefix + topic, key=key, value=value).get(timeout=30)
+        return int(meta.partition), int(meta.offset)
 
     def _on_ack(self, _metadata: Any) -> None:
         with self._lock:

@@ -1,0 +1,15 @@
+# The shopstream image for docker-compose.yml (the broker is the official apache/kafka image).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY events events
+COPY producers producers
+COPY consumers consumers
+COPY api api
+COPY models models
+COPY infra infra
+COPY shopstream shopstream
+RUN pip install --no-cache-dir -c constraints.txt .
+ENV SHOPSTREAM_DATA_DIR=/data
+VOLUME /data
+ENTRYPOINT ["shopstream"]

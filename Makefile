@@ -1,0 +1,37 @@
+# The two commands of the quick start: `make run` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+
+.PHONY: install kafka run test lint unit bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+# Apache Kafka jars from Maven Central, resolved once into ~/.cache/shopstream.
+kafka: install
+	@$(BIN)/shopstream broker --fetch-only >/dev/null
+
+run: install kafka
+	$(BIN)/shopstream run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+
+unit: install
+	$(BIN)/pytest -m "not broker and not browser"
+
+test: install kafka lint
+	$(BIN)/pytest
+
+bench: install kafka
+	$(BIN)/shopstream bench
+
+clean:
+	rm -rf var bench/results.json .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,148 @@
+"""The `shopstream` command: one subcommand for every long-running part of the system."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from infra.config import Settings
+
+app = typer.Typer(
+    help="shopstream: streaming product search and recommendations over Apache Kafka.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+@app.command()
+def broker(
+    fetch_only: Annotated[bool, typer.Option(help="Only download the Kafka jars, then exit.")] = False,
+) -> None:
+    """Run a single-node KRaft Kafka in the foreground (Ctrl-C stops it)."""
+    from infra.broker import LocalBroker, kafka_libs
+
+    s = _settings()
+    if fetch_only:
+        typer.echo(kafka_libs(s.cache_dir))
+        return
+    if s.bootstrap_servers:
+        raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is set: that cluster is used, nothing to start.")
+    b = LocalBroker(s.data_dir / "kafka", s.cache_dir, s.broker_port, s.controller_port, s.partitions)
+    with b:
+        typer.echo(f"Kafka {b.bootstrap} is up (logs: {b.log_file}). Ctrl-C to stop.")
+        try:
+            while b.process is not None and b.process.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            typer.echo("stopping Kafka ...")
+
+
+@app.command()
+def topics() -> None:
+    """Create the project's topics where missing, and list them with their partition counts."""
+    from infra.topics import describe_topics, ensure_topics
+
+    s = _settings()
+    created = ensure_topics(s.bootstrap, s.partitions, s.replication_factor, s.topic_prefix)
+    for name, parts in sorted(describe_topics(s.bootstrap, s.topic_prefix).items()):
+        mark = " (created)" if name.removeprefix(s.topic_prefix) in created or name in created else ""
+        typer.echo(f"{name:<24} {parts} partitions{mark}")
+
+
+@app.command()
+def consume(
+    group: Annotated[str, typer.Argument(help="Consumer group: store.")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run one consumer process of GROUP until SIGTERM / Ctrl-C (it finishes its batch first)."""
+    from consumers.groups import build_loop
+
+    _logging(verbose)
+    s = _settings()
+    loop = build_loop(group, s)
+    loop.install_signal_handlers()
+    log = logging.getLogger(f"consume.{group}")
+    started = time.monotonic()
+    last = [started, 0]
+
+    def report(stats: object) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 10:
+            applied = loop.stats.applied
+            log.info("%d events applied (%.0f/s), %d dead-lettered",
+                     applied, (applied - last[1]) / (now - last[0]), loop.stats.dead_lettered)
+            last[0], last[1] = now, applied
+
+    stats = loop.run(on_batch=report)
+    log.info("stopped: %d events applied, %d dead-lettered, %d replayed records skipped",
+             stats.applied, stats.dead_lettered, stats.skipped_replayed)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: SHOPSTREAM_API_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: SHOPSTREAM_API_PORT.")] = None,
+) -> None:
+    """Serve the HTTP API and the web page."""
+    import uvicorn
+
+    from api.main import create_app
+
+    s = _settings()
+    uvicorn.run(create_app(s), host=host or s.api_host, port=port or s.api_port, log_level="warning")
+
+
+@app.command()
+def lag(
+    group: Annotated[list[str] | None, typer.Option("--group", "-g", help="Only these groups.")] = None,
+    watch: Annotated[float, typer.Option(help="Repeat every N seconds (0: once).")] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+) -> None:
+    """Per group / topic / partition: committed offset, log-end offset, lag (records and seconds)."""
+    from infra.lag import format_lag, measure_lag
+
+    s = _settings()
+    while True:
+        rows = measure_lag(s.bootstrap, group or None, with_seconds=True)
+        if as_json:
+            typer.echo(json.dumps([r.to_dict() for r in rows]))
+        else:
+            typer.echo(format_lag(rows))
+        if watch <= 0:
+            return
+        time.sleep(watch)
+        typer.echo("")
+
+
+@app.command()
+def run(
+    rate: Annotated[float, typer.Option(help="Simulator events per second.")] = 200.0,
+    products: Annotated[int, typer.Option(help="Initial catalogue size.")] = 2000,
+    users: Annotated[int, typer.Option(help="Simulated users.")] = 1000,
+    seed: Annotated[int, typer.Option()] = 42,
+    duration: Annotated[float, typer.Option(help="Stop after N seconds (0: until Ctrl-C).")] = 0.0,
+) -> None:
+    """Run the whole system: broker, topics, consumers, simulator, API. Ctrl-C stops everything."""
+    from shopstream.supervisor import Supervisor
+
+    Supervisor(_settings(), rate=rate, products=products, users=users, seed=seed).run(duration)
+
+
+from shopstream import cli_simulate  # noqa: E402,F401  registers `simulate`

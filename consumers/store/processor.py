@@ -43,8 +43,9 @@ class StoreProcessor(Processor):
                 counts["products_upserted"] += 1
             elif isinstance(payload, ProductRemoved):
                 conn.execute(
-                    "UPDATE products SET removed = 1, updated_at = ?, last_event_id = ? WHERE product_id = ?",
-                    (at, str(event.event_id), payload.product_id),
+                    "UPDATE products SET removed = 1, updated_at = ?, last_event_id = ? "
+                    "WHERE product_id = ? AND updated_at <= ?",
+                    (at, str(event.event_id), payload.product_id, at),
                 )
                 counts["products_removed"] += 1
             elif isinstance(payload, Click):
@@ -58,6 +59,7 @@ class StoreProcessor(Processor):
 
     @staticmethod
     def _upsert_product(conn: sqlite3.Connection, p: ProductUpserted, at: float, event_id: str) -> None:
+        """Last writer wins by event time, so a late older event cannot undo a newer one."""
         leaf = p.category_path[-1] if p.category_path else ""
         conn.execute(
             """INSERT INTO products (product_id, name, description, category_path, category, brand,
@@ -68,16 +70,25 @@ class StoreProcessor(Processor):
                    category_path = excluded.category_path, category = excluded.category,
                    brand = excluded.brand, price_cents = excluded.price_cents,
                    attributes = excluded.attributes, removed = 0,
-                   updated_at = excluded.updated_at, last_event_id = excluded.last_event_id""",
+                   created_at = min(created_at, excluded.created_at),
+                   updated_at = excluded.updated_at, last_event_id = excluded.last_event_id
+               WHERE excluded.updated_at >= products.updated_at""",
             (
                 p.product_id, p.name, p.description, json.dumps(p.category_path), leaf, p.brand,
                 cents(p.price), json.dumps(p.attributes, sort_keys=True), at, at, event_id,
             ),
         )
+        sold_after = conn.execute(
+            "SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o USING (order_id) "
+            "WHERE l.product_id = ? AND o.event_time > ?",
+            (p.product_id, at),
+        ).fetchone()[0]
         conn.execute(
-            "INSERT INTO inventory (product_id, stock, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (product_id) DO UPDATE SET stock = excluded.stock, updated_at = excluded.updated_at",
-            (p.product_id, p.stock, at),
+            "INSERT INTO inventory (product_id, base_stock, base_time, sold_since) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (product_id) DO UPDATE SET base_stock = excluded.base_stock, "
+            "base_time = excluded.base_time, sold_since = excluded.sold_since "
+            "WHERE excluded.base_time >= inventory.base_time",
+            (p.product_id, p.stock, at, sold_after),
         )
 
     @staticmethod
@@ -120,8 +131,8 @@ class StoreProcessor(Processor):
             [(o.order_id, i, ln.product_id, ln.quantity, cents(ln.unit_price)) for i, ln in enumerate(o.lines)],
         )
         conn.executemany(
-            "UPDATE inventory SET stock = max(stock - ?, 0), updated_at = ? WHERE product_id = ?",
-            [(ln.quantity, at, ln.product_id) for ln in o.lines],
+            "UPDATE inventory SET sold_since = sold_since + ? WHERE product_id = ? AND base_time < ?",
+            [(ln.quantity, ln.product_id, at) for ln in o.lines],
         )
         self._touch_user(conn, o.user_id, at)
         conn.execute(

@@ -17,10 +17,15 @@ CREATE INDEX IF NOT EXISTS products_category ON products (category, price_cents)
 CREATE INDEX IF NOT EXISTS products_brand ON products (brand);
 CREATE INDEX IF NOT EXISTS products_updated ON products (updated_at);
 
+-- Stock = the stock of the latest product event (by event time) minus the units ordered after it.
+-- Kept in that form so that the result does not depend on how the products and orders topics
+-- interleave: any processing order of the same events gives the same rows.
 CREATE TABLE IF NOT EXISTS inventory (
     product_id TEXT PRIMARY KEY,
-    stock      INTEGER NOT NULL,
-    updated_at REAL NOT NULL
+    base_stock INTEGER NOT NULL,
+    base_time  REAL NOT NULL,            -- event time of the product event that set base_stock
+    sold_since INTEGER NOT NULL DEFAULT 0,
+    stock      INTEGER GENERATED ALWAYS AS (max(base_stock - sold_since, 0)) VIRTUAL
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS users (

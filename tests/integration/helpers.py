@@ -1,0 +1,70 @@
+"""Helpers for integration tests: simulated streams, consumer subprocesses, table dumps."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from infra.config import Settings
+from producers.publish import publish
+from producers.simulator.world import Simulator, SimulatorConfig, Tally
+from producers.sink import EventSink
+
+STORE_TABLES = ("products", "inventory", "users", "clicks", "orders", "order_lines")
+
+
+def produce_simulation(settings: Settings, count: int, seed: int = 7, products: int = 300, users: int = 100) -> Tally:
+    sim = Simulator(SimulatorConfig(seed=seed, n_products=products, n_users=users))
+    with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+        sent = publish(sink, sim.events(count), progress=False)
+        sink.flush()
+    assert sent == count
+    return sim.tally
+
+
+def dump(db_path: Path, tables: tuple[str, ...] = STORE_TABLES) -> dict[str, list[tuple[object, ...]]]:
+    db = sqlite3.connect(db_path)
+    try:
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+    finally:
+        db.close()
+
+
+def counter(db_path: Path, name: str) -> int:
+    if not db_path.exists():
+        return 0
+    db = sqlite3.connect(db_path, timeout=30)
+    try:
+        row = db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
+    finally:
+        db.close()
+
+
+def start_consumer(settings: Settings, group: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap,
+        "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "SHOPSTREAM_DATA_DIR": str(settings.data_dir),
+        **(extra_env or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "shopstream", "consume", group],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(predicate, timeout_s: float = 120.0, interval_s: float = 0.1, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")

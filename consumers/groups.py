@@ -28,4 +28,5 @@ def build_loop(name: str, settings: Settings, group_id: str | None = None) -> Co
         poll_timeout_ms=settings.poll_timeout_ms,
         topic_prefix=settings.topic_prefix,
         group_id=group_id,
+        session_timeout_ms=settings.session_timeout_ms,
     )

@@ -64,6 +64,7 @@ class LoopStats:
     applied: int = 0
     skipped_replayed: int = 0
     dead_lettered: int = 0
+    first_record_at: float | None = None  # time.monotonic() of the first non-empty poll
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -94,6 +95,7 @@ class ConsumerLoop:
         client_id: str | None = None,
         topic_prefix: str = "",
         group_id: str | None = None,
+        session_timeout_ms: int = 10_000,
     ) -> None:
         self.topic_prefix = topic_prefix
         self.group_id = group_id or topic_prefix + processor.group
@@ -116,6 +118,8 @@ class ConsumerLoop:
             max_poll_records=batch_max_records,
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=4 << 20,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(session_timeout_ms // 5, 500),
         )
         self.consumer.subscribe(
             [topic_prefix + t for t in processor.topics], listener=_SeekToStored(self)
@@ -150,6 +154,8 @@ class ConsumerLoop:
                         break
                     continue
                 last_record = time.monotonic()
+                if self.stats.first_record_at is None:
+                    self.stats.first_record_at = last_record
                 self._process(polled)
                 if on_batch is not None:
                     on_batch(self.stats)

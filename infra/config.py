@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # Consumer loop.
     batch_max_records: int = Field(default=500, ge=1)
     poll_timeout_ms: int = Field(default=500, ge=1)
+    # How soon a crashed consumer's partitions move to a live member of its group.
+    session_timeout_ms: int = Field(default=10_000, ge=6_000)
 
     # API.
     api_host: str = "127.0.0.1"

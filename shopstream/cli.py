@@ -181,6 +181,19 @@ def lag(
 
 
 @app.command()
+def bench(
+    only: Annotated[list[str] | None, typer.Option(help="Only these benchmarks (ingest).")] = None,
+    events: Annotated[int, typer.Option(help="Events per ingest run.")] = 30_000,
+) -> None:
+    """Run the benchmarks; print each figure beside its baseline and write bench/results.json."""
+    from shopstream.bench.main import run_benchmarks
+
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    run_benchmarks(_settings(), set(only) if only else None, events=events)
+
+
+@app.command()
 def run(
     rate: Annotated[float, typer.Option(help="Simulator events per second.")] = 200.0,
     products: Annotated[int, typer.Option(help="Initial catalogue size.")] = 2000,

@@ -53,6 +53,7 @@ def start_consumer(settings: Settings, group: str, extra_env: dict[str, str] | N
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap,
         "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix,
         "SHOPSTREAM_DATA_DIR": str(settings.data_dir),
+        "SHOPSTREAM_SESSION_TIMEOUT_MS": "6000",
         **(extra_env or {}),
     }
     return subprocess.Popen(

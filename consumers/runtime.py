@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import CommitFailedError
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError
 
 from consumers.deadletter import DeadLetterSink
 from events import DecodeError, Event, decode

@@ -41,12 +41,12 @@ def decode(raw: bytes | None) -> Event:
         errors = exc.errors(include_url=False)
         first = errors[0] if errors else {"type": "", "loc": (), "msg": str(exc)}
         if first["type"] == "json_invalid":
-            raise DecodeError("bad-json", first["msg"]) from None
+            raise DecodeError("bad-json", str(first["msg"])) from None
         unknown_type = (first["type"] == "enum" and tuple(first["loc"]) == ("type",)) or (
             first["type"] == "union_tag_invalid" and tuple(first["loc"]) == ("payload",)
         )
         if unknown_type:
-            raise DecodeError("unknown-type", first["msg"]) from None
+            raise DecodeError("unknown-type", str(first["msg"])) from None
         detail = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in errors[:5]
         )

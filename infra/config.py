@@ -11,7 +11,6 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 # The consumer groups, each owning one SQLite file named after it.
 CONSUMER_GROUPS: tuple[str, ...] = ("store",)
 

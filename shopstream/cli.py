@@ -206,3 +206,12 @@ def run(
 
     Supervisor(_settings(), rate=rate, products=products, users=users, seed=seed).run(duration)
 
+
+
+def _register_subcommands() -> None:
+    from shopstream.cli_import import import_app
+
+    app.add_typer(import_app, name="import")
+
+
+_register_subcommands()

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from api.services.catalog import CatalogService
+from api.services.search import Personalizer
 from infra.config import Settings
 from infra.sqlite import connect_reader
 
@@ -35,3 +37,19 @@ def store_db(settings: SettingsDep) -> Iterator[sqlite3.Connection]:
 
 
 StoreDb = Annotated[sqlite3.Connection, Depends(store_db)]
+
+
+def get_catalog(request: Request) -> CatalogService:
+    catalog: CatalogService = request.app.state.catalog
+    return catalog
+
+
+Catalog = Annotated[CatalogService, Depends(get_catalog)]
+
+
+def get_personalizer(request: Request) -> Personalizer | None:
+    personalizer: Personalizer | None = getattr(request.app.state, "personalizer", None)
+    return personalizer
+
+
+PersonalizerDep = Annotated[Personalizer | None, Depends(get_personalizer)]

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from api.routes import health
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.routes import health, products, search
+from api.services.catalog import CatalogService
 from infra.config import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="shopstream", version="0.1.0")
-    app.state.settings = settings or get_settings()
+    settings = settings or get_settings()
+    catalog = CatalogService(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        catalog.start()
+        try:
+            yield
+        finally:
+            catalog.stop()
+
+    app = FastAPI(title="shopstream", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.catalog = catalog
+    app.state.personalizer = None  # the recommender's user profiles plug in here
+
+    @app.exception_handler(ValueError)
+    async def bad_value(_request: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
     app.include_router(health.router)
+    app.include_router(search.router)
+    app.include_router(products.router)
     return app

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from consumers.catalog import CatalogProcessor
 from consumers.runtime import ConsumerLoop, Processor
 from consumers.store import StoreProcessor
 from infra.config import Settings
 
 GROUPS: dict[str, Callable[[Settings], Processor]] = {
     "store": lambda _settings: StoreProcessor(),
+    "catalog": CatalogProcessor,
 }
 
 

@@ -12,7 +12,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The consumer groups, each owning one SQLite file named after it.
-CONSUMER_GROUPS: tuple[str, ...] = ("store",)
+CONSUMER_GROUPS: tuple[str, ...] = ("store", "catalog")
 
 
 class Settings(BaseSettings):
@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     # How soon a crashed consumer's partitions move to a live member of its group.
     session_timeout_ms: int = Field(default=10_000, ge=6_000)
 
+    # Catalog search: the embedder of the vector leg, FAISS layout, snapshots.
+    embedder: str = "lsa"  # lsa | hashing
+    embed_dims: int = Field(default=128, ge=8, le=1024)
+    hnsw_threshold: int = Field(default=50_000, ge=0)  # exact search below, HNSW above
+    refit_growth: float = Field(default=2.0, gt=1.0)  # refit the embedder when the catalogue grew this much
+    refit_min_products: int = Field(default=200, ge=1)
+    snapshot_interval_s: float = Field(default=30.0, gt=0)
+    search_candidates: int = Field(default=200, ge=10)  # per leg, before fusion
+    bm25_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -52,6 +62,9 @@ class Settings(BaseSettings):
     def sqlite_path(self, group: str) -> Path:
         """Each consumer group owns one SQLite file."""
         return self.data_dir / f"{group}.sqlite3"
+
+    def snapshot_dir(self, group: str) -> Path:
+        return self.data_dir / "snapshots" / group
 
     @property
     def bootstrap(self) -> str:

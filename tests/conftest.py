@@ -36,15 +36,26 @@ def prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}."
 
 
-@pytest.fixture
-def settings(bootstrap: str, prefix: str, tmp_path: Path) -> Settings:
+def make_settings(bootstrap: str, prefix: str, data_dir: Path) -> Settings:
+    """Settings for a test: its own topic namespace (created here) and data folder."""
     from infra.topics import ensure_topics
 
     s = Settings(
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         topic_prefix=prefix,
-        data_dir=tmp_path / "var",
+        data_dir=data_dir,
         partitions=3,
     )
     ensure_topics(bootstrap, s.partitions, 1, prefix)
     return s
+
+
+@pytest.fixture
+def settings(bootstrap: str, prefix: str, tmp_path: Path) -> Settings:
+    return make_settings(bootstrap, prefix, tmp_path / "var")
+
+
+@pytest.fixture(scope="module")
+def module_settings(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Like `settings`, shared by the tests of one module."""
+    return make_settings(bootstrap, f"m{uuid.uuid4().hex[:10]}.", tmp_path_factory.mktemp("var"))

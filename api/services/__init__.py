@@ -1,0 +1,1 @@
+"""Read-side services behind the routes: no HTTP here, no writes to state."""

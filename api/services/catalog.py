@@ -1,0 +1,115 @@
+"""The API's view of the catalog: read-only SQLite plus a live vector index that follows it.
+
+A background thread catches the index up from SQLite every `refresh_s` (and a search does so
+itself when it finds the index behind), and swaps in a newer snapshot when the consumer has
+written one with a new embedder. Swaps replace one reference: a query sees the old index or the
+new one, never a half-built one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from infra.catalog.live_index import LiveIndex
+from infra.catalog.store import current_seq
+from infra.config import Settings
+from infra.sqlite import connect_reader
+from models.index import list_snapshots
+
+log = logging.getLogger(__name__)
+
+
+class CatalogUnavailable(RuntimeError):
+    pass
+
+
+class CatalogService:
+    def __init__(self, settings: Settings, refresh_s: float = 0.1) -> None:
+        self.settings = settings
+        self.db_path: Path = settings.sqlite_path("catalog")
+        self.snapshot_dir = settings.snapshot_dir("catalog")
+        self.refresh_s = refresh_s
+        self.live: LiveIndex | None = None
+        self._local = threading.local()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_snapshot_check = 0.0
+        self.refreshed_at = 0.0
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def conn(self) -> sqlite3.Connection:
+        """A read-only connection for this thread (opened once, reused)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self.db_path.exists():
+                raise CatalogUnavailable(
+                    f"the catalog database {self.db_path} does not exist yet: is the `catalog` consumer running?"
+                )
+            conn = connect_reader(self.db_path)
+            self._local.conn = conn
+        return conn
+
+    # -- keeping current -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="catalog-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.refresh_s):
+            try:
+                self.refresh()
+            except CatalogUnavailable:
+                continue
+            except Exception:  # keep serving the index we have; log and try again next tick
+                log.exception("catalog refresh failed")
+
+    def refresh(self) -> None:
+        now = time.monotonic()
+        if self.live is None or now - self._last_snapshot_check >= 1.0:
+            self._last_snapshot_check = now
+            self._maybe_swap()
+        live = self.live
+        if live is not None:
+            live.catch_up(self.conn())
+        self.refreshed_at = time.time()
+
+    def _maybe_swap(self) -> None:
+        if not self.snapshot_dir.exists():
+            return
+        infos = list_snapshots(self.snapshot_dir)
+        if not infos:
+            return
+        newest = infos[-1]
+        live = self.live
+        if live is not None and (newest.version <= (live.snapshot_version or 0) or newest.embedder_version == live.embedder.version):
+            return  # same embedder: catching up from SQLite is cheaper than loading the file
+        fresh = LiveIndex.load_latest(self.snapshot_dir)
+        if fresh is None:
+            return
+        fresh.catch_up(self.conn())
+        self.live = fresh
+        log.info("catalog index: now snapshot %s (%s)", fresh.snapshot_version, fresh.embedder.version)
+
+    def ensure_current(self) -> LiveIndex | None:
+        """The live index, caught up to the latest committed change (cheap when already current)."""
+        live = self.live
+        if live is None:
+            try:
+                self.refresh()
+            except CatalogUnavailable:
+                return None
+            return self.live
+        if current_seq(self.conn()) > live.seq:
+            live.catch_up(self.conn())
+        return live

@@ -1,0 +1,199 @@
+"""The catalog store: writes product events (the `catalog` consumer) and reads for search (the API).
+
+Writes are idempotent and last-writer-wins by event time. Each change takes the next `seq`, so a
+reader holding a snapshot as of seq N catches up with `changes_since(N)`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib.resources import files
+from typing import Any
+
+from models.text import analyzed_text, product_text
+
+SCHEMA = files("infra.catalog").joinpath("schema.sql")
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    doc_id: int
+    product_id: str
+    name: str
+    description: str
+    category_path: list[str]
+    brand: str
+    price: float
+    attributes: dict[str, str]
+    stock: int
+    removed: bool
+    seq: int
+    updated_at: float
+    produced_at: float | None
+
+    @property
+    def category(self) -> str:
+        return self.category_path[-1] if self.category_path else ""
+
+    def embed_text(self) -> str:
+        """The text the embedder sees: name (weighted), description, category, brand, attributes, price band."""
+        return product_text(
+            name=self.name, description=self.description, category_path=self.category_path,
+            brand=self.brand, attributes=self.attributes, price=self.price,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "product_id": self.product_id,
+            "name": self.name,
+            "description": self.description,
+            "category_path": self.category_path,
+            "category": self.category,
+            "brand": self.brand,
+            "price": self.price,
+            "attributes": self.attributes,
+            "stock": self.stock,
+            "in_stock": self.stock > 0,
+        }
+
+
+COLUMNS = (
+    "doc_id, product_id, name, description, category_path, brand, price_cents, attributes, stock, "
+    "removed, seq, updated_at, produced_at"
+)
+
+
+def row_to_product(row: Sequence[Any]) -> ProductRow:
+    return ProductRow(
+        doc_id=int(row[0]), product_id=row[1], name=row[2], description=row[3],
+        category_path=json.loads(row[4]), brand=row[5], price=row[6] / 100.0,
+        attributes=json.loads(row[7]), stock=int(row[8]), removed=bool(row[9]), seq=int(row[10]),
+        updated_at=float(row[11]), produced_at=None if row[12] is None else float(row[12]),
+    )
+
+
+def setup(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA.read_text())
+
+
+def current_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM catalog_meta WHERE key = 'seq'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _next_seq(conn: sqlite3.Connection) -> int:
+    seq = current_seq(conn) + 1
+    conn.execute(
+        "INSERT INTO catalog_meta (key, value) VALUES ('seq', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(seq),),
+    )
+    return seq
+
+
+def _fts_fields(name: str, description: str, brand: str, category_path: Sequence[str], attributes: dict[str, str]) -> tuple[str, str, str, str]:
+    attrs = " ".join(f"{v}" for v in attributes.values())
+    return (
+        analyzed_text(name),
+        analyzed_text(f"{description} {attrs}"),
+        analyzed_text(brand),
+        analyzed_text(" ".join(category_path)),
+    )
+
+
+def upsert_product(
+    conn: sqlite3.Connection,
+    *,
+    product_id: str,
+    name: str,
+    description: str,
+    category_path: list[str],
+    brand: str,
+    price: Decimal,
+    attributes: dict[str, str],
+    stock: int,
+    event_time: float,
+    produced_at: float | None,
+) -> bool:
+    """Insert or update; returns False (and changes nothing) for an event older than the stored one."""
+    old = conn.execute(
+        "SELECT doc_id, updated_at FROM products WHERE product_id = ?", (product_id,)
+    ).fetchone()
+    if old is not None and old[1] > event_time:
+        return False
+    seq = _next_seq(conn)
+    values = (
+        name, description, json.dumps(category_path), category_path[-1] if category_path else "",
+        category_path[0] if category_path else "", brand, int((price * 100).to_integral_value()),
+        json.dumps(attributes, sort_keys=True), stock, event_time, produced_at, time.time(), seq,
+    )
+    if old is None:
+        cur = conn.execute(
+            "INSERT INTO products (product_id, name, description, category_path, category, top_category, "
+            "brand, price_cents, attributes, stock, removed, updated_at, produced_at, applied_at, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            (product_id, *values),
+        )
+        doc_id = int(cur.lastrowid or 0)
+    else:
+        doc_id = int(old[0])
+        conn.execute(
+            "UPDATE products SET name = ?, description = ?, category_path = ?, category = ?, top_category = ?, "
+            "brand = ?, price_cents = ?, attributes = ?, stock = ?, removed = 0, updated_at = ?, "
+            "produced_at = ?, applied_at = ?, seq = ? WHERE doc_id = ?",
+            (*values, doc_id),
+        )
+        conn.execute("DELETE FROM products_fts WHERE rowid = ?", (doc_id,))
+    conn.execute(
+        "INSERT INTO products_fts (rowid, name, description, brand, category) VALUES (?, ?, ?, ?, ?)",
+        (doc_id, *_fts_fields(name, description, brand, category_path, attributes)),
+    )
+    return True
+
+
+def remove_product(conn: sqlite3.Connection, product_id: str, event_time: float, produced_at: float | None) -> bool:
+    old = conn.execute(
+        "SELECT doc_id, updated_at, removed FROM products WHERE product_id = ?", (product_id,)
+    ).fetchone()
+    if old is None or old[1] > event_time or old[2]:
+        return False
+    conn.execute(
+        "UPDATE products SET removed = 1, updated_at = ?, produced_at = ?, applied_at = ?, seq = ? WHERE doc_id = ?",
+        (event_time, produced_at, time.time(), _next_seq(conn), old[0]),
+    )
+    conn.execute("DELETE FROM products_fts WHERE rowid = ?", (old[0],))
+    return True
+
+
+def changes_since(conn: sqlite3.Connection, seq: int, batch: int = 5000) -> Iterator[ProductRow]:
+    """Every product changed after `seq` (removed ones too), in seq order."""
+    while True:
+        rows = conn.execute(
+            f"SELECT {COLUMNS} FROM products WHERE seq > ? ORDER BY seq LIMIT ?", (seq, batch)
+        ).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            product = row_to_product(row)
+            seq = product.seq
+            yield product
+
+
+def get_products(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> dict[int, ProductRow]:
+    if not doc_ids:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM products WHERE doc_id IN ({marks}) AND removed = 0", list(doc_ids)
+    ).fetchall()
+    return {int(r[0]): row_to_product(r) for r in rows}
+
+
+def get_product(conn: sqlite3.Connection, product_id: str) -> ProductRow | None:
+    row = conn.execute(f"SELECT {COLUMNS} FROM products WHERE product_id = ? AND removed = 0", (product_id,)).fetchone()
+    return None if row is None else row_to_product(row)

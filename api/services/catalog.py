@@ -92,7 +92,9 @@ class CatalogService:
             return
         newest = infos[-1]
         live = self.live
-        if live is not None and (newest.version <= (live.snapshot_version or 0) or newest.embedder_version == live.embedder.version):
+        if live is not None and (
+            newest.version <= (live.snapshot_version or 0) or newest.embedder_version == live.embedder.version
+        ):
             return  # same embedder: catching up from SQLite is cheaper than loading the file
         fresh = LiveIndex.load_latest(self.snapshot_dir)
         if fresh is None:

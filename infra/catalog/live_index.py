@@ -18,7 +18,9 @@ from models.index import Snapshot, VectorIndex, load_latest, prune_snapshots, sa
 
 
 class LiveIndex:
-    def __init__(self, embedder: Embedder, index: VectorIndex, seq: int = 0, snapshot_version: int | None = None) -> None:
+    def __init__(
+        self, embedder: Embedder, index: VectorIndex, seq: int = 0, snapshot_version: int | None = None
+    ) -> None:
         self.embedder = embedder
         self.index = index
         self.seq = seq

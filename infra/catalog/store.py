@@ -96,7 +96,9 @@ def _next_seq(conn: sqlite3.Connection) -> int:
     return seq
 
 
-def _fts_fields(name: str, description: str, brand: str, category_path: Sequence[str], attributes: dict[str, str]) -> tuple[str, str, str, str]:
+def _fts_fields(
+    name: str, description: str, brand: str, category_path: Sequence[str], attributes: dict[str, str]
+) -> tuple[str, str, str, str]:
     attrs = " ".join(f"{v}" for v in attributes.values())
     return (
         analyzed_text(name),

@@ -146,7 +146,7 @@ def test_unknown_product_is_404(catalog_env):
 
 def test_freshness_under_load(catalog_env):
     """A new product is searchable by name well within a second of being produced."""
-    _settings, client, sink, sim = catalog_env
+    _settings, client, sink, _sim = catalog_env
     delays = []
     for i in range(5):
         name = f"Wombat Trail Compass {i}"

@@ -45,13 +45,15 @@ class Settings(BaseSettings):
 
     # Catalog search: the embedder of the vector leg, FAISS layout, snapshots.
     embedder: str = "lsa"  # lsa | hashing
-    embed_dims: int = Field(default=128, ge=8, le=1024)
+    embed_dims: int = Field(default=256, ge=8, le=1024)
     hnsw_threshold: int = Field(default=50_000, ge=0)  # exact search below, HNSW above
     refit_growth: float = Field(default=2.0, gt=1.0)  # refit the embedder when the catalogue grew this much
     refit_min_products: int = Field(default=200, ge=1)
     snapshot_interval_s: float = Field(default=30.0, gt=0)
-    search_candidates: int = Field(default=200, ge=10)  # per leg, before fusion
-    bm25_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    search_candidates: int = Field(default=100, ge=10)  # per leg, before fusion
+    # Keyword leg: "memory" (numpy BM25F kept from SQLite; fast at 100k+) or "fts5" (SQLite's bm25()).
+    keyword_engine: str = Field(default="memory", pattern="^(memory|fts5)$")
+    bm25_weight: float = Field(default=0.6, ge=0.0, le=1.0)
 
     # API.
     api_host: str = "127.0.0.1"

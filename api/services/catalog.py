@@ -99,6 +99,11 @@ class CatalogService:
         fresh = LiveIndex.load_latest(self.snapshot_dir)
         if fresh is None:
             return
+        if self.settings.keyword_engine == "memory":
+            if live is not None and live.keywords is not None:
+                fresh.keywords = live.keywords  # keywords do not depend on the embedder
+            else:
+                fresh.enable_keywords(self.conn())
         fresh.catch_up(self.conn())
         self.live = fresh
         log.info("catalog index: now snapshot %s (%s)", fresh.snapshot_version, fresh.embedder.version)

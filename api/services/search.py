@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from api.services.catalog import CatalogService
-from infra.catalog.store import COLUMNS, ProductRow, get_products, row_to_product
+from infra.catalog.store import COLUMNS, Candidate, ProductRow, get_candidates, get_products, row_to_product
 from models.search import fuse
-from models.text import DEFAULT_PRICE_BANDS, fts5_match
+from models.text import DEFAULT_PRICE_BANDS, fts5_match, query_terms
 
 Mode = Literal["hybrid", "bm25", "vector"]
 Fusion = Literal["weighted", "rrf"]
@@ -29,7 +29,7 @@ PERSONAL_WEIGHT = 0.2
 class Personalizer(Protocol):
     """Boosts in [0, 1] per doc id for a user; the recommender's profiles implement this."""
 
-    def boosts(self, user_id: str, products: Sequence[ProductRow]) -> dict[int, float]: ...
+    def boosts(self, user_id: str, products: Sequence[Candidate]) -> dict[int, float]: ...
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,10 @@ class Filters:
             clauses.append(f"{alias}.stock > 0")
         return " AND ".join(clauses), args
 
-    def matches(self, p: ProductRow) -> bool:
+    def matches(self, p: Candidate) -> bool:
         cat = (self.category or "").casefold()
-        path = [c.casefold() for c in p.category_path]
         return (
-            not p.removed
-            and (not cat or (bool(path) and cat in (path[0], path[-1])))
+            (not cat or cat in (p.category.casefold(), p.top_category.casefold()))
             and (not self.brand or p.brand.casefold() == self.brand.casefold())
             and (self.min_price is None or p.price >= self.min_price - 1e-9)
             and (self.max_price is None or p.price <= self.max_price + 1e-9)
@@ -118,7 +116,7 @@ def price_band_label(price: float) -> str:
     return f"{lower:g}+"
 
 
-def _facets(products: Sequence[ProductRow], top: int = 15) -> dict[str, list[dict[str, Any]]]:
+def _facets(products: Sequence[Candidate], top: int = 15) -> dict[str, list[dict[str, Any]]]:
     def counted(values: list[str]) -> list[dict[str, Any]]:
         return [{"value": v, "count": c} for v, c in Counter(v for v in values if v).most_common(top)]
 
@@ -159,19 +157,26 @@ def search(
             notes.append("the query has no searchable words; showing products that match the filters")
         bm25 = _browse(conn, filters, n)
     else:
+        live = catalog.ensure_current()
+        # The in-memory indexes know nothing of the filters: over-fetch when filtering.
+        fetch = n * 4 if filters != Filters() else n
         if mode in ("hybrid", "bm25"):
-            bm25 = _bm25_leg(conn, match, filters, n)
+            if live is not None and live.keywords is not None and settings.keyword_engine == "memory":
+                bm25 = live.keywords.search(query_terms(q), fetch)
+            else:
+                bm25 = _bm25_leg(conn, match, filters, n)
         if mode in ("hybrid", "vector"):
-            live = catalog.ensure_current()
             if live is None:
                 notes.append("the vector index is not ready yet: keyword results only")
             else:
-                # Over-fetch when filtering, since the index knows nothing of the filters.
-                fetch = n * 4 if filters != Filters() else n
                 vector = live.search(q, fetch)
-    rows = get_products(conn, list({d for d, _ in bm25} | {d for d, _ in vector}))
+    rows = get_candidates(conn, list({d for d, _ in bm25} | {d for d, _ in vector}))
     vector = [(d, s) for d, s in vector if d in rows and filters.matches(rows[d])][:n]
-    bm25 = [(d, s) for d, s in bm25 if d in rows]
+    bm25 = [(d, s) for d, s in bm25 if d in rows and filters.matches(rows[d])][:n]
+    if match and mode != "vector" and len(bm25) < k and filters != Filters():
+        # A narrow filter: let SQLite apply it inside the keyword query instead.
+        bm25 = _bm25_leg(conn, match, filters, n)
+        rows.update(get_candidates(conn, [d for d, _ in bm25 if d not in rows]))
     weight = settings.bm25_weight if bm25_weight is None else bm25_weight
     if bm25 and vector:
         fused = [(h.id, h.score, dict(h.parts)) for h in fuse(bm25, vector, method=fusion, bm25_weight=weight)]
@@ -180,14 +185,15 @@ def search(
         label = "bm25" if bm25 else "vector"
         fused = [(d, s, {f"{label}_score": s, f"{label}_rank": i + 1}) for i, (d, s) in enumerate(only)]
     if user_id and personalizer is not None and fused:
-        boosts = personalizer.boosts(user_id, [rows[d] for d, _, _ in fused])
+        boosts = personalizer.boosts(user_id, [rows[d] for d, _, _ in fused][: 4 * k])
         for i, (d, s, parts) in enumerate(fused):
             if d in boosts:
                 parts["personal_boost"] = boosts[d]
                 fused[i] = (d, s + PERSONAL_WEIGHT * boosts[d], parts)
     # Out of stock goes last, unless the filter already removed it; ties keep the score order.
     fused.sort(key=lambda h: (rows[h[0]].stock <= 0, -h[1]))
-    hits = [Hit(rows[d], s, parts) for d, s, parts in fused[:k]]
+    full = get_products(conn, [d for d, _, _ in fused[:k]])
+    hits = [Hit(full[d], s, parts) for d, s, parts in fused[:k] if d in full]
     pool = [rows[d] for d, _, _ in fused]
     return SearchResult(hits, len(fused), _facets(pool), notes, (time.perf_counter() - started) * 1000)
 

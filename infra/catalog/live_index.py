@@ -12,9 +12,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from infra.catalog.store import ProductRow, changes_since
+from infra.catalog.store import FTS_FIELDS, ProductRow, changes_since
 from models.embed import Embedder, HashingEmbedder, LsaEmbedder
 from models.index import Snapshot, VectorIndex, load_latest, prune_snapshots, save_snapshot
+from models.search.bm25 import BM25Index
+
+# Field weights of the keyword index (BM25F): the same as FTS5's bm25() weights in the search.
+FIELD_WEIGHTS = {"name": 4.0, "description": 1.0, "brand": 2.0, "category": 2.0}
 
 
 class LiveIndex:
@@ -25,6 +29,8 @@ class LiveIndex:
         self.index = index
         self.seq = seq
         self.snapshot_version = snapshot_version
+        # The in-memory keyword index; built on the first catch-up after a load (readers only).
+        self.keywords: BM25Index | None = None
         self._lock = threading.Lock()  # one catch-up at a time; searches go through the index's own lock
 
     @classmethod
@@ -42,6 +48,15 @@ class LiveIndex:
     def load_latest(cls, directory: Path) -> LiveIndex | None:
         snap = load_latest(directory) if directory.exists() else None
         return None if snap is None else cls.from_snapshot(snap)
+
+    def enable_keywords(self, conn: sqlite3.Connection) -> None:
+        """Build the in-memory keyword index from the analysed text of every product in SQLite."""
+        with self._lock:
+            keywords = BM25Index(FIELD_WEIGHTS)
+            for row in changes_since(conn, 0):
+                if not row.removed and row.analysed is not None:
+                    keywords.add(row.doc_id, dict(zip(FTS_FIELDS, (t.split() for t in row.analysed), strict=True)))
+            self.keywords = keywords
 
     def catch_up(self, conn: sqlite3.Connection) -> int:
         """Apply every product change after `self.seq`; returns how many."""
@@ -61,6 +76,12 @@ class LiveIndex:
         gone = [r.doc_id for r in latest.values() if r.removed]
         if gone:
             self.index.remove(gone)
+        if self.keywords is not None:
+            for doc in gone:
+                self.keywords.remove(doc)
+            for r in live:
+                if r.analysed is not None:
+                    self.keywords.add(r.doc_id, dict(zip(FTS_FIELDS, (t.split() for t in r.analysed), strict=True)))
         if live:
             vectors = self.embedder.transform([r.embed_text() for r in live])
             self.index.add([r.doc_id for r in live], vectors)

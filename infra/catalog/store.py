@@ -35,6 +35,8 @@ class ProductRow:
     seq: int
     updated_at: float
     produced_at: float | None
+    # The analysed (stemmed) text of the FTS5 columns: name, description, brand, category.
+    analysed: tuple[str, str, str, str] | None = None
 
     @property
     def category(self) -> str:
@@ -68,12 +70,17 @@ COLUMNS = (
 )
 
 
+FTS_FIELDS = ("name", "description", "brand", "category")
+
+
 def row_to_product(row: Sequence[Any]) -> ProductRow:
+    analysed = (row[13], row[14], row[15], row[16]) if len(row) >= 17 and row[13] is not None else None
     return ProductRow(
         doc_id=int(row[0]), product_id=row[1], name=row[2], description=row[3],
         category_path=json.loads(row[4]), brand=row[5], price=row[6] / 100.0,
         attributes=json.loads(row[7]), stock=int(row[8]), removed=bool(row[9]), seq=int(row[10]),
         updated_at=float(row[11]), produced_at=None if row[12] is None else float(row[12]),
+        analysed=analysed,
     )
 
 
@@ -176,7 +183,10 @@ def changes_since(conn: sqlite3.Connection, seq: int, batch: int = 5000) -> Iter
     """Every product changed after `seq` (removed ones too), in seq order."""
     while True:
         rows = conn.execute(
-            f"SELECT {COLUMNS} FROM products WHERE seq > ? ORDER BY seq LIMIT ?", (seq, batch)
+            f"SELECT {', '.join('p.' + c.strip() for c in COLUMNS.split(','))}, "
+            f"f.name, f.description, f.brand, f.category FROM products p "
+            f"LEFT JOIN products_fts f ON f.rowid = p.doc_id WHERE p.seq > ? ORDER BY p.seq LIMIT ?",
+            (seq, batch),
         ).fetchall()
         if not rows:
             return
@@ -184,6 +194,30 @@ def changes_since(conn: sqlite3.Connection, seq: int, batch: int = 5000) -> Iter
             product = row_to_product(row)
             seq = product.seq
             yield product
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The few columns that ranking, filters and facets need: cheap to read for hundreds of rows."""
+
+    doc_id: int
+    category: str
+    top_category: str
+    brand: str
+    price: float
+    stock: int
+
+
+def get_candidates(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> dict[int, Candidate]:
+    if not doc_ids:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    rows = conn.execute(
+        f"SELECT doc_id, category, top_category, brand, price_cents, stock FROM products "
+        f"WHERE doc_id IN ({marks}) AND removed = 0",
+        list(doc_ids),
+    ).fetchall()
+    return {int(r[0]): Candidate(int(r[0]), r[1], r[2], r[3], r[4] / 100.0, int(r[5])) for r in rows}
 
 
 def get_products(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> dict[int, ProductRow]:

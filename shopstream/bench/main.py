@@ -4,13 +4,41 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from infra.broker import LocalBroker, free_port
 from infra.config import Settings
 from shopstream.bench import report
 from shopstream.bench.ingest import bench_ingest
+from shopstream.bench.search import bench_freshness, bench_latency, bench_relevance
+
+Row = tuple[str, float, str, float | None]
+
+# Each figure next to the baseline measured in the same run.
+BASELINES: dict[str, list[tuple[str, str]]] = {
+    "ingest": [
+        ("ingest.simulator_events_per_s", "-"),
+        ("ingest.pipeline_events_per_s", "ingest.bare_consumer_events_per_s"),
+    ],
+    "relevance": [
+        ("search.ndcg10_hybrid", "search.ndcg10_bm25"),
+        ("search.ndcg10_vector", "search.ndcg10_bm25"),
+        ("search.ndcg10_rrf", "search.ndcg10_bm25"),
+    ],
+    "latency": [
+        ("search.p50_ms_10k", "search.bare_p50_ms_10k"),
+        ("search.p99_ms_10k", "search.bare_p99_ms_10k"),
+        ("search.p99_ms_100k", "search.bare_p99_ms_100k"),
+        ("search.p99_ms_16c_100k", "search.bare_p99_ms_16c_100k"),
+        ("search.rps_100k", "search.bare_rps_100k"),
+        ("search.rps_16c_100k", "search.bare_rps_16c_100k"),
+    ],
+    "freshness": [
+        ("search.freshness_p50_s", "-"),
+        ("search.freshness_p95_s", "-"),
+    ],
+}
 
 
 @contextlib.contextmanager
@@ -25,21 +53,29 @@ def _broker(settings: Settings) -> Iterator[Settings]:
 
 
 def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int = 30_000) -> dict[str, float]:
+    suites: dict[str, Callable[[Settings], dict[str, float]]] = {
+        "ingest": lambda s: bench_ingest(s, n=events),
+        "relevance": bench_relevance,
+        "latency": bench_latency,
+        "freshness": bench_freshness,
+    }
+    unknown = (only or set()) - set(suites)
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(suites)}")
     results: dict[str, float] = {}
-    rows: list[tuple[str, float, str, float | None]] = []
+    rows: list[Row] = []
     with _broker(settings) as s:
-        if only is None or "ingest" in only:
-            print("ingest ...", flush=True)
-            r = bench_ingest(s, n=events)
+        for name, suite in suites.items():
+            if only is not None and name not in only:
+                continue
+            print(f"{name} ...", flush=True)
+            r = suite(s)
             results.update(r)
-            bare = r["ingest.bare_consumer_events_per_s"]
-            rows += [
-                ("ingest.simulator_events_per_s", r["ingest.simulator_events_per_s"], "-", None),
-                ("ingest.pipeline_events_per_s", r["ingest.pipeline_events_per_s"],
-                 "ingest.bare_consumer_events_per_s", bare),
-            ]
-    report.save(results)
+            report.save(r)  # saved as we go: a later failure keeps the earlier figures
+            for key, base in BASELINES[name]:
+                if key in r:
+                    rows.append((key, r[key], base, r.get(base)))
     print()
     print(report.table(rows))
-    print(f"\nwritten to {report.RESULTS}")
+    print(f"\nall figures: {report.RESULTS}")
     return results

@@ -1,0 +1,44 @@
+"""Time-decayed popularity: the baseline, and the answer for users with no history.
+
+>>> m = TrendingPopularity(half_life=60.0)
+>>> for item, ts in [("a", 0.0), ("a", 1.0), ("b", 120.0)]:
+...     m.learn_one(Interaction("u1", item, "click", 1.0, ts))
+>>> [(r.item_id, round(r.score, 3)) for r in m.recommend("u9", k=5)]
+[('b', 1.0), ('a', 0.503)]
+>>> [r.item_id for r in m.recommend("u9", k=5, exclude={"b"})]
+['a']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.reco.base import FloatArray, Interaction, Recommendation, Recommender, top_k_indices
+from models.reco.decay import DecayedCounts
+
+
+class TrendingPopularity(Recommender):
+    """Recommends the items with the highest decayed interaction weight at the latest event time.
+
+    ``half_life`` is in seconds of event time (default one day).
+    """
+
+    def __init__(self, half_life: float = 86_400.0) -> None:
+        super().__init__()
+        self.counts = DecayedCounts(half_life)
+
+    def learn_one(self, interaction: Interaction) -> None:
+        idx = self.catalog.ensure(interaction.item_id, interaction.ts)
+        self._tick(interaction.ts)
+        self.counts.add(idx, interaction.weight, interaction.ts)
+
+    def scores(self) -> FloatArray:
+        """Decayed popularity of every known item at the current clock."""
+        n = len(self.catalog)
+        return self.counts.values_at(self.clock if self.clock is not None else 0.0, n)
+
+    def recommend(self, user_id: str, k: int, exclude: set[str] | None = None) -> list[Recommendation]:
+        scores = self.scores()
+        scores[~self._candidate_mask(exclude) | (scores <= 0)] = -np.inf
+        ids = self.catalog.ids
+        return [Recommendation(ids[i], float(scores[i]), "popular now") for i in top_k_indices(scores, k)]

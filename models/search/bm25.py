@@ -1,0 +1,150 @@
+"""An in-memory BM25F keyword index over analysed tokens, with numpy scoring.
+
+SQLite FTS5 scores every matching row for `ORDER BY bm25()`; at 100k products a query with a
+common term costs tens of milliseconds. This index keeps per-term postings as numpy arrays and
+scores a query in one vectorised pass, so the cost is a few microseconds per posting.
+
+Fields are weighted (BM25F): a term's frequency is the weighted sum over fields, and so is the
+document length. Updates append postings; a document's older postings are ignored by generation
+number, and a term's arrays are compacted when they are read.
+
+>>> idx = BM25Index({"name": 3.0, "body": 1.0})
+>>> idx.add(1, {"name": ["red", "shoe"], "body": ["run", "shoe"]})
+>>> idx.add(2, {"name": ["blue", "mug"], "body": ["coffe", "mug"]})
+>>> idx.add(3, {"name": ["red", "mug"], "body": []})
+>>> [d for d, _ in idx.search(["red", "shoe"], 3)]
+[1, 3]
+>>> idx.remove(1)
+>>> [d for d, _ in idx.search(["red", "shoe"], 3)]
+[3]
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["BM25Index"]
+
+
+class _Postings:
+    __slots__ = ("docs", "gens", "tail_docs", "tail_gens", "tail_tfs", "tfs")
+
+    def __init__(self) -> None:
+        self.docs: NDArray[np.int64] = np.zeros(0, np.int64)
+        self.gens: NDArray[np.int64] = np.zeros(0, np.int64)
+        self.tfs: NDArray[np.float32] = np.zeros(0, np.float32)
+        self.tail_docs: list[int] = []
+        self.tail_gens: list[int] = []
+        self.tail_tfs: list[float] = []
+
+    def append(self, doc: int, gen: int, tf: float) -> None:
+        self.tail_docs.append(doc)
+        self.tail_gens.append(gen)
+        self.tail_tfs.append(tf)
+
+    def arrays(self, doc_gen: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Live postings (docs, weighted tf); merges the tail and drops stale ones as it goes."""
+        if self.tail_docs:
+            self.docs = np.concatenate([self.docs, np.asarray(self.tail_docs, np.int64)])
+            self.gens = np.concatenate([self.gens, np.asarray(self.tail_gens, np.int64)])
+            self.tfs = np.concatenate([self.tfs, np.asarray(self.tail_tfs, np.float32)])
+            self.tail_docs, self.tail_gens, self.tail_tfs = [], [], []
+        live = self.gens == doc_gen[self.docs]
+        if not live.all():
+            self.docs, self.gens, self.tfs = self.docs[live], self.gens[live], self.tfs[live]
+        return self.docs, self.tfs
+
+
+class BM25Index:
+    def __init__(self, field_weights: Mapping[str, float], k1: float = 1.2, b: float = 0.75) -> None:
+        self.field_weights = dict(field_weights)
+        self.k1 = k1
+        self.b = b
+        self._postings: dict[str, _Postings] = {}
+        self._gen: NDArray[np.int64] = np.zeros(1024, np.int64)  # per doc id; odd = live
+        self._len: NDArray[np.float32] = np.zeros(1024, np.float32)
+        self._n = 0
+        self._total_len = 0.0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _grow(self, doc: int) -> None:
+        if doc >= len(self._gen):
+            size = max(doc + 1, 2 * len(self._gen))
+            self._gen = np.concatenate([self._gen, np.zeros(size - len(self._gen), np.int64)])
+            self._len = np.concatenate([self._len, np.zeros(size - len(self._len), np.float32)])
+
+    def _drop(self, doc: int) -> None:
+        if self._gen[doc] % 2 == 1:  # live
+            self._gen[doc] += 1
+            self._n -= 1
+            self._total_len -= float(self._len[doc])
+            self._len[doc] = 0.0
+
+    def add(self, doc: int, fields: Mapping[str, Sequence[str]]) -> None:
+        """Index (or re-index) `doc` from its analysed tokens per field."""
+        if doc < 0:
+            raise ValueError("doc ids must be >= 0")
+        tf: dict[str, float] = {}
+        length = 0.0
+        for name, tokens in fields.items():
+            weight = self.field_weights.get(name, 1.0)
+            for token in tokens:
+                tf[token] = tf.get(token, 0.0) + weight
+            length += weight * len(tokens)
+        with self._lock:
+            self._grow(doc)
+            self._drop(doc)
+            self._gen[doc] += 1
+            gen = int(self._gen[doc])
+            self._len[doc] = length
+            self._n += 1
+            self._total_len += length
+            for term, freq in tf.items():
+                postings = self._postings.get(term)
+                if postings is None:
+                    postings = self._postings[term] = _Postings()
+                postings.append(doc, gen, freq)
+
+    def remove(self, doc: int) -> None:
+        with self._lock:
+            if 0 <= doc < len(self._gen):
+                self._drop(doc)
+
+    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Top `k` (doc, score) for documents containing any of `terms`, best first."""
+        if k <= 0 or not terms:
+            return []
+        with self._lock:
+            if self._n == 0:
+                return []
+            avg = self._total_len / self._n
+            touched: list[NDArray[np.int64]] = []
+            scores = np.zeros(len(self._gen), np.float32)
+            for term in dict.fromkeys(terms):
+                postings = self._postings.get(term)
+                if postings is None:
+                    continue
+                docs, tfs = postings.arrays(self._gen)
+                if len(docs) == 0:
+                    continue
+                idf = math.log(1.0 + (self._n - len(docs) + 0.5) / (len(docs) + 0.5))
+                norm = self.k1 * (1.0 - self.b + self.b * self._len[docs] / avg)
+                scores[docs] += idf * tfs * (self.k1 + 1.0) / (tfs + norm)
+                touched.append(docs)
+        if not touched:
+            return []
+        cand = np.unique(np.concatenate(touched))
+        cand_scores = scores[cand]
+        if len(cand) > k:
+            top = np.argpartition(-cand_scores, k - 1)[:k]
+            cand, cand_scores = cand[top], cand_scores[top]
+        order = np.lexsort((cand, -cand_scores))
+        return [(int(cand[i]), float(cand_scores[i])) for i in order]

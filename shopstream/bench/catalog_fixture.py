@@ -1,0 +1,36 @@
+"""A catalog built straight into SQLite for search benchmarks (the ingest path is benchmarked apart)."""
+
+from __future__ import annotations
+
+import time
+
+from tqdm import tqdm
+
+from infra.catalog import store
+from infra.catalog.live_index import LiveIndex, rebuild
+from infra.config import Settings
+from infra.sqlite import connect_writer, transaction
+from producers.simulator.world import Simulator, SimulatorConfig
+
+
+def build_catalog(settings: Settings, n_products: int, seed: int = 11) -> tuple[Simulator, LiveIndex, float]:
+    """Write `n_products` simulated products to the catalog DB, fit the embedder, save a snapshot.
+
+    Returns the simulator (for queries and judgements), the index and the seconds the build took.
+    """
+    sim = Simulator(SimulatorConfig(seed=seed, n_products=n_products, n_users=10))
+    conn = connect_writer(settings.sqlite_path("catalog"))
+    store.setup(conn)
+    started = time.monotonic()
+    products = sim.catalogue()
+    with transaction(conn):
+        for i, p in enumerate(tqdm(products, desc=f"catalog {n_products:,}", unit="p", mininterval=1)):
+            store.upsert_product(
+                conn, product_id=p.product_id, name=p.name, description=p.description,
+                category_path=list(p.category_path), brand=p.brand, price=p.price,
+                attributes=dict(p.attributes), stock=p.stock, event_time=float(i), produced_at=None,
+            )
+    live = rebuild(conn, settings.embedder, settings.embed_dims, settings.hnsw_threshold)
+    live.save(settings.snapshot_dir("catalog"), offsets={})
+    conn.close()
+    return sim, live, time.monotonic() - started

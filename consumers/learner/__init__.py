@@ -1,0 +1,1 @@
+"""The `learner` consumer group: interactions, prequential evaluation and the online recommender."""

@@ -182,7 +182,7 @@ def lag(
 
 @app.command()
 def bench(
-    only: Annotated[list[str] | None, typer.Option(help="Only these benchmarks (ingest).")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Only these: ingest, relevance, latency, freshness.")] = None,
     events: Annotated[int, typer.Option(help="Events per ingest run.")] = 30_000,
 ) -> None:
     """Run the benchmarks; print each figure beside its baseline and write bench/results.json."""

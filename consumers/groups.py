@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from consumers.catalog import CatalogProcessor
+from consumers.learner.processor import LearnerProcessor
 from consumers.runtime import ConsumerLoop, Processor
 from consumers.store import StoreProcessor
 from infra.config import Settings
@@ -12,6 +13,7 @@ from infra.config import Settings
 GROUPS: dict[str, Callable[[Settings], Processor]] = {
     "store": lambda _settings: StoreProcessor(),
     "catalog": CatalogProcessor,
+    "learner": LearnerProcessor,
 }
 
 

@@ -57,6 +57,9 @@ class Processor(ABC):
     def after_commit(self, records: Sequence[Record]) -> None:  # noqa: B027 - optional hook
         """Called after the batch's transaction committed (e.g. to update an in-memory index)."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Called once when the loop stops, before the SQLite connection closes."""
+
 
 @dataclass
 class LoopStats:
@@ -218,6 +221,7 @@ class ConsumerLoop:
 
     def close(self) -> None:
         try:
+            self.processor.close()
             self.consumer.close(autocommit=False)
         finally:
             self.dead_letter.close()

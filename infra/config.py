@@ -12,7 +12,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The consumer groups, each owning one SQLite file named after it.
-CONSUMER_GROUPS: tuple[str, ...] = ("store", "catalog")
+CONSUMER_GROUPS: tuple[str, ...] = ("store", "catalog", "learner")
 
 
 class Settings(BaseSettings):
@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Keyword leg: "memory" (numpy BM25F kept from SQLite; fast at 100k+) or "fts5" (SQLite's bm25()).
     keyword_engine: str = Field(default="memory", pattern="^(memory|fts5)$")
     bm25_weight: float = Field(default=0.6, ge=0.0, le=1.0)
+
+    # Learner: evaluate 1 in N interactions (test-then-train); snapshot every N events or interval.
+    prequential_sample_every: int = Field(default=5, ge=1)
+    learner_snapshot_every: int = Field(default=20_000, ge=1)
 
     # API.
     api_host: str = "127.0.0.1"

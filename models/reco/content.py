@@ -108,3 +108,45 @@ class BruteForceContent:
         pairs = [(ids[r] or "", float(scores[r])) for r in rows.tolist()]
         pairs.sort(key=lambda p: (-p[1], p[0]))
         return pairs[:k]
+
+
+class FaissContent:
+    """The same contract over a FAISS index (exact while small, HNSW when large): for big catalogues.
+
+    >>> index = FaissContent(dim=2)
+    >>> index.add("a", np.array([1.0, 0.0], dtype=np.float32))
+    >>> index.add("b", np.array([0.6, 0.8], dtype=np.float32))
+    >>> [i for i, _ in index.search(np.array([0.0, 1.0], dtype=np.float32), k=2)]
+    ['b', 'a']
+    >>> index.remove("b"); len(index)
+    1
+    """
+
+    def __init__(self, dim: int, hnsw_threshold: int = 50_000) -> None:
+        from models.index import VectorIndex
+
+        self.dim = dim
+        self._index = VectorIndex(dim, hnsw_threshold=hnsw_threshold, ef_search=128)
+        self._key_of: dict[str, int] = {}
+        self._id_of: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, item_id: str, vector: npt.NDArray[np.float32]) -> None:
+        key = self._key_of.get(item_id)
+        if key is None:
+            key = self._key_of[item_id] = len(self._id_of)
+            self._id_of.append(item_id)
+        self._index.add([key], np.asarray(vector, dtype=np.float32).reshape(1, -1))
+
+    def remove(self, item_id: str) -> None:
+        key = self._key_of.get(item_id)
+        if key is not None:
+            self._index.remove([key])
+
+    def search(self, vector: npt.NDArray[np.float32], k: int) -> list[tuple[str, float]]:
+        if k <= 0 or len(self._index) == 0:
+            return []
+        ids, scores = self._index.search(np.asarray(vector, dtype=np.float32), k)
+        return [(self._id_of[int(i)], float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]

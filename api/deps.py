@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api.services.catalog import CatalogService
+from api.services.reco import RecoService
 from api.services.search import Personalizer
 from infra.config import Settings
 from infra.sqlite import connect_reader
@@ -53,3 +54,11 @@ def get_personalizer(request: Request) -> Personalizer | None:
 
 
 PersonalizerDep = Annotated[Personalizer | None, Depends(get_personalizer)]
+
+
+def get_reco(request: Request) -> RecoService:
+    reco: RecoService = request.app.state.reco
+    return reco
+
+
+Reco = Annotated[RecoService, Depends(get_reco)]

@@ -8,27 +8,32 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routes import health, products, search
+from api.routes import health, products, recommendations, search
 from api.services.catalog import CatalogService
+from api.services.reco import RecoService
 from infra.config import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     catalog = CatalogService(settings)
+    reco = RecoService(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         catalog.start()
+        reco.start()
         try:
             yield
         finally:
+            reco.stop()
             catalog.stop()
 
     app = FastAPI(title="shopstream", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.catalog = catalog
-    app.state.personalizer = None  # the recommender's user profiles plug in here
+    app.state.reco = reco
+    app.state.personalizer = reco  # search boosts from the recommender's user profiles
 
     @app.exception_handler(ValueError)
     async def bad_value(_request: Request, exc: ValueError) -> JSONResponse:
@@ -37,4 +42,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(search.router)
     app.include_router(products.router)
+    app.include_router(recommendations.router)
     return app

@@ -57,6 +57,9 @@ class Processor(ABC):
     def after_commit(self, records: Sequence[Record]) -> None:  # noqa: B027 - optional hook
         """Called after the batch's transaction committed (e.g. to update an in-memory index)."""
 
+    def on_idle(self) -> None:  # noqa: B027 - optional hook
+        """Called when a poll returned nothing: time-based work (snapshots) happens here too."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Called once when the loop stops, before the SQLite connection closes."""
 
@@ -151,6 +154,7 @@ class ConsumerLoop:
             while not self._stop.is_set():
                 polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_max_records)
                 if not polled:
+                    self.processor.on_idle()
                     if not self.assigned.is_set():
                         last_record = time.monotonic()  # idle time counts from the assignment
                     elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:

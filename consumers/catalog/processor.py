@@ -81,16 +81,21 @@ class CatalogProcessor(Processor):
             self.fitted_on = n
             self._snapshot()
             return
-        if self._refitted is not None:
-            self.live, self._refitted, self._refit = self._refitted, None, None
-            self.dirty = True
-            self.last_snapshot = 0.0  # save the new embedder's index right away
-        elif self._refit is None and n >= s.refit_min_products and n >= s.refit_growth * max(self.fitted_on, 1):
+        if self._refit is None and n >= s.refit_min_products and n >= s.refit_growth * max(self.fitted_on, 1):
             self.fitted_on = n
             self._refit = threading.Thread(target=self._build_in_background, name="catalog-refit", daemon=True)
             self._refit.start()
         self.dirty |= self.live.catch_up(self.conn) > 0
-        if self.dirty and time.monotonic() - self.last_snapshot >= s.snapshot_interval_s:
+        self.on_idle()
+
+    def on_idle(self) -> None:
+        if self._refitted is not None and self.conn is not None:
+            # The new index was built from an older state: catch it up, then swap it in whole.
+            self._refitted.catch_up(self.conn)
+            self.live, self._refitted, self._refit = self._refitted, None, None
+            self.dirty = True
+            self.last_snapshot = 0.0  # save the new embedder's index right away
+        if self.dirty and time.monotonic() - self.last_snapshot >= self.settings.snapshot_interval_s:
             self._snapshot()
 
     def _build_in_background(self) -> None:

@@ -40,7 +40,7 @@ class LearnerProcessor(Processor):
         self.popularity = TrendingPopularity()
         self.pq = {"model": Prequential(k=10, name="model"), "popularity": Prequential(k=10, name="popularity")}
         self.evaluated_seq = 0
-        self.last_snapshot = time.monotonic()
+        self.last_snapshot = 0.0  # the first trained batch is saved at once
         self.trained_since_snapshot = 0
 
     def setup(self, conn: sqlite3.Connection) -> None:
@@ -72,6 +72,9 @@ class LearnerProcessor(Processor):
 
     def after_commit(self, records: Sequence[Record]) -> None:
         self._train()
+        self.on_idle()
+
+    def on_idle(self) -> None:
         s = self.settings
         if self.trained_since_snapshot and (
             time.monotonic() - self.last_snapshot >= s.snapshot_interval_s

@@ -230,6 +230,16 @@ def get_products(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> dict[int, 
     return {int(r[0]): row_to_product(r) for r in rows}
 
 
+def get_products_by_id(conn: sqlite3.Connection, product_ids: Sequence[str]) -> dict[str, ProductRow]:
+    if not product_ids:
+        return {}
+    marks = ",".join("?" * len(product_ids))
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM products WHERE product_id IN ({marks}) AND removed = 0", list(product_ids)
+    ).fetchall()
+    return {r[1]: row_to_product(r) for r in rows}
+
+
 def get_product(conn: sqlite3.Connection, product_id: str) -> ProductRow | None:
     row = conn.execute(f"SELECT {COLUMNS} FROM products WHERE product_id = ? AND removed = 0", (product_id,)).fetchone()
     return None if row is None else row_to_product(row)

@@ -73,8 +73,15 @@ def java_command(cache_dir: Path, main_class: str, *args: str, heap: str = "256m
 
 
 def _cluster_id() -> str:
-    """Kafka's Uuid format: 16 random bytes, base64url without padding (what `random-uuid` prints)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Kafka's Uuid format: 16 random bytes, base64url without padding (what `random-uuid` prints).
+
+    Like Kafka's own `Uuid.randomUuid`, never one that starts with "-": the CLI would take it for
+    an option.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def _server_properties(data_dir: Path, port: int, controller_port: int, partitions: int) -> str:

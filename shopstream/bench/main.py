@@ -11,6 +11,8 @@ from infra.broker import LocalBroker, free_port
 from infra.config import Settings
 from shopstream.bench import report
 from shopstream.bench.ingest import bench_ingest
+from shopstream.bench.learner import bench_learner_throughput, bench_learning_freshness
+from shopstream.bench.reco import bench_reco
 from shopstream.bench.search import bench_freshness, bench_latency, bench_relevance
 
 Row = tuple[str, float, str, float | None]
@@ -38,6 +40,20 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
         ("search.freshness_p50_s", "-"),
         ("search.freshness_p95_s", "-"),
     ],
+    "learner": [
+        ("reco.learner_events_per_s", "reco.bare_consumer_events_per_s"),
+    ],
+    "reco-freshness": [
+        ("reco.freshness_p50_s", "-"),
+        ("reco.freshness_p95_s", "-"),
+    ],
+    "reco": [
+        ("reco.hr10_model", "reco.hr10_popularity"),
+        ("reco.hr10_model", "reco.hr10_batch"),
+        ("reco.hr10_oracle", "reco.hr10_model"),
+        ("reco.ml_hr10_model", "reco.ml_hr10_popularity"),
+        ("reco.ml_hr10_model", "reco.ml_hr10_batch"),
+    ],
 }
 
 
@@ -58,6 +74,9 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
         "relevance": bench_relevance,
         "latency": bench_latency,
         "freshness": bench_freshness,
+        "learner": bench_learner_throughput,
+        "reco-freshness": bench_learning_freshness,
+        "reco": bench_reco,
     }
     unknown = (only or set()) - set(suites)
     if unknown:

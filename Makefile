@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install kafka run test lint unit bench clean
+.PHONY: install kafka browser run test lint unit bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ install: $(STAMP)
 kafka: install
 	@$(BIN)/shopstream broker --fetch-only >/dev/null
 
+# Headless Chromium for the web page's browser test (Debian's package; needs root to install).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 run: install kafka
 	$(BIN)/shopstream run
 
@@ -27,7 +31,7 @@ lint: install
 unit: install
 	$(BIN)/pytest -m "not broker and not browser"
 
-test: install kafka lint
+test: install kafka browser lint
 	$(BIN)/pytest
 
 bench: install kafka

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routes import health, products, recommendations, search
+from api.routes import events, health, metrics, pages, products, recommendations, search
 from api.services.catalog import CatalogService
+from api.services.metrics import MetricsService
 from api.services.reco import RecoService
 from infra.config import Settings, get_settings
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.reco = reco
+    app.state.metrics = MetricsService(settings)
     app.state.personalizer = reco  # search boosts from the recommender's user profiles
 
     @app.exception_handler(ValueError)
@@ -43,4 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(products.router)
     app.include_router(recommendations.router)
+    app.include_router(metrics.router)
+    app.include_router(events.router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app

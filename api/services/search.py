@@ -194,7 +194,8 @@ def search(
     fused.sort(key=lambda h: (rows[h[0]].stock <= 0, -h[1]))
     full = get_products(conn, [d for d, _, _ in fused[:k]])
     hits = [Hit(full[d], s, parts) for d, s, parts in fused[:k] if d in full]
-    pool = [rows[d] for d, _, _ in fused]
+    # Facets count what the words matched; the vector leg always returns its quota, near or not.
+    pool = [rows[d] for d, _ in bm25] if bm25 else [rows[d] for d, _, _ in fused]
     return SearchResult(hits, len(fused), _facets(pool), notes, (time.perf_counter() - started) * 1000)
 
 

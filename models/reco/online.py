@@ -322,7 +322,7 @@ class OnlineRecommender(Recommender):
         if cat.has_vector[idx]:
             if user.vec.shape[0] != cat.vectors.shape[1]:
                 user.vec = np.zeros(cat.vectors.shape[1], dtype=np.float64)
-            user.vec += w * cat.vectors[idx]
+            user.vec += w * cat.vectors[idx].astype(np.float64)  # float32 overflows past e^88 of decay
         c = int(cat.category[idx])
         if c >= 0:
             user.cats[c] = user.cats.get(c, 0.0) + w

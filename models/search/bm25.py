@@ -113,6 +113,12 @@ class BM25Index:
                     postings = self._postings[term] = _Postings()
                 postings.append(doc, gen, freq)
 
+    def compact(self) -> None:
+        """Merge every term's pending postings now, so that first queries do not pay for it."""
+        with self._lock:
+            for postings in self._postings.values():
+                postings.arrays(self._gen)
+
     def remove(self, doc: int) -> None:
         with self._lock:
             if 0 <= doc < len(self._gen):
@@ -126,7 +132,7 @@ class BM25Index:
             if self._n == 0:
                 return []
             avg = self._total_len / self._n
-            touched: list[NDArray[np.int64]] = []
+            touched = False
             scores = np.zeros(len(self._gen), np.float32)
             for term in dict.fromkeys(terms):
                 postings = self._postings.get(term)
@@ -138,10 +144,10 @@ class BM25Index:
                 idf = math.log(1.0 + (self._n - len(docs) + 0.5) / (len(docs) + 0.5))
                 norm = self.k1 * (1.0 - self.b + self.b * self._len[docs] / avg)
                 scores[docs] += idf * tfs * (self.k1 + 1.0) / (tfs + norm)
-                touched.append(docs)
+                touched = True
         if not touched:
             return []
-        cand = np.unique(np.concatenate(touched))
+        cand = np.flatnonzero(scores)  # every BM25 term weight is > 0, so matched <=> non-zero
         cand_scores = scores[cand]
         if len(cand) > k:
             top = np.argpartition(-cand_scores, k - 1)[:k]

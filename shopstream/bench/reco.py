@@ -2,9 +2,9 @@
 
 Two streams, each replayed once through every model in event order:
 
-- the simulator: product events become items through `consumers.learner.convert.item_spec` (in stock
+- the simulator: product events become items through `infra.learner.convert.item_spec` (in stock
   when stock > 0; a removal delists), clicks and orders become interactions through
-  `consumers.learner.convert.interactions` -- exactly what the learner consumes;
+  `infra.learner.convert.interactions` -- exactly what the learner consumes;
 - MovieLens (`ml-latest-small`): movies and ratings go through `producers.importers` with the mapping
   `shopstream import` documents for MovieLens (category = first genre, every genre in the attribute
   "categories", price 0; each rating a click of weight 1 at the rating's time, sessions cut at 30 min

@@ -6,13 +6,15 @@ adds how old the oldest unconsumed record is (0 when caught up).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.protocol.consumer.offsets import OffsetSpec
 
-INTERNAL_GROUP_PREFIX = "shopstream-lag"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,12 @@ def measure_lag(
         names = groups if groups is not None else consumer_groups(admin)
         if not names:
             return []
-        committed = admin.list_group_offsets({g: None for g in names})
+        committed = {}
+        for group in names:
+            try:
+                committed.update(admin.list_group_offsets({group: None}))
+            except KafkaError as exc:  # e.g. no coordinator yet for a group that never committed
+                log.debug("no offsets for group %s: %s", group, exc)
         partitions = {tp for offsets in committed.values() for tp in offsets}
         ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions}) if partitions else {}
     finally:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -52,6 +53,9 @@ def test_run_brings_everything_up_and_stops_cleanly(tmp_path):
         [sys.executable, "-m", "shopstream", "run", "--rate", "300", "--products", "200", "--users", "50"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
         url = f"http://127.0.0.1:{api_port}/health"
 
@@ -64,11 +68,14 @@ def test_run_brings_everything_up_and_stops_cleanly(tmp_path):
         wait_for(healthy, timeout_s=120, interval_s=0.5, what="the API and the store database")
         db = tmp_path / "var" / "store.sqlite3"
         wait_for(lambda: counter(db, "events_applied") > 2500, timeout_s=90, what="events in SQLite")
+        wait_for(lambda: any("store: lag" in line for line in lines), timeout_s=60, what="a lag report")
         children = _children(proc.pid)
-        assert len(children) >= 4  # broker, consumer, API, simulator
+        assert len(children) >= 6  # broker, three consumers, API, simulator
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=90)
+        proc.wait(timeout=90)
+        reader.join(10)
+    out = "".join(lines)
     assert proc.returncode == 0, out
     assert "shopstream is running" in out and f"http://127.0.0.1:{api_port}/" in out
     assert "store: lag" in out

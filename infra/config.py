@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, ge=6_000)
 
     # Catalog search: the embedder of the vector leg, FAISS layout, snapshots.
-    embedder: str = "lsa"  # lsa | hashing
+    embedder: str = Field(default="lsa", pattern="^(lsa|hashing|minilm)$")
     embed_dims: int = Field(default=256, ge=8, le=1024)
     hnsw_threshold: int = Field(default=50_000, ge=0)  # exact search below, HNSW above
     refit_growth: float = Field(default=2.0, gt=1.0)  # refit the embedder when the catalogue grew this much

@@ -7,7 +7,6 @@ first, then the consumers finish their batch, then the API, then the broker.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 from infra.broker import LocalBroker
 from infra.config import CONSUMER_GROUPS, Settings
 from infra.lag import measure_lag
-from infra.process import die_with_parent
+from infra.process import die_with_parent, stop_process
 from infra.topics import ensure_topics
 
 
@@ -43,16 +42,7 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(self.process, timeout_s)
 
 
 class Supervisor:

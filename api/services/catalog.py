@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from api.services.refresher import NotReady, Refresher
 from infra.catalog.live_index import LiveIndex
 from infra.catalog.store import current_seq
 from infra.config import Settings
@@ -23,7 +24,7 @@ from models.index import list_snapshots
 log = logging.getLogger(__name__)
 
 
-class CatalogUnavailable(RuntimeError):
+class CatalogUnavailable(NotReady):
     pass
 
 
@@ -35,8 +36,7 @@ class CatalogService:
         self.refresh_s = refresh_s
         self.live: LiveIndex | None = None
         self._local = threading.local()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._refresher = Refresher("catalog-refresh", self.refresh, refresh_s)
         self._last_snapshot_check = 0.0
         self.refreshed_at = 0.0
 
@@ -57,22 +57,10 @@ class CatalogService:
     # -- keeping current -----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="catalog-refresh", daemon=True)
-        self._thread.start()
+        self._refresher.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.refresh_s):
-            try:
-                self.refresh()
-            except CatalogUnavailable:
-                continue
-            except Exception:  # keep serving the index we have; log and try again next tick
-                log.exception("catalog refresh failed")
+        self._refresher.stop()
 
     def refresh(self) -> None:
         now = time.monotonic()

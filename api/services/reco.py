@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from api.services.refresher import NotReady, Refresher
 from infra.catalog.store import Candidate
 from infra.config import Settings
 from infra.learner import store
@@ -25,7 +26,7 @@ from models.reco import Recommendation
 log = logging.getLogger(__name__)
 
 
-class RecoUnavailable(RuntimeError):
+class RecoUnavailable(NotReady):
     pass
 
 
@@ -38,8 +39,7 @@ class RecoService:
         self.live: LiveModel | None = None
         self._model_lock = threading.Lock()  # the model is not thread-safe: learn and recommend take turns
         self._conn: sqlite3.Connection | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._refresher = Refresher("reco-refresh", self.refresh, refresh_s)
         self.caught_up_at = 0.0
 
     def _db(self) -> sqlite3.Connection:
@@ -50,22 +50,10 @@ class RecoService:
         return self._conn
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="reco-refresh", daemon=True)
-        self._thread.start()
+        self._refresher.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.refresh_s):
-            try:
-                self.refresh()
-            except RecoUnavailable:
-                continue
-            except Exception:  # keep serving the model we have
-                log.exception("recommender refresh failed")
+        self._refresher.stop()
 
     def refresh(self) -> None:
         """Swap in a newer snapshot if there is one; learn the log entries since."""

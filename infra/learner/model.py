@@ -4,10 +4,8 @@ snapshots of its parameters as data (JSON + numpy .npz, never pickle), written a
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,24 +15,12 @@ import numpy as np
 
 from infra.learner.convert import item_spec
 from infra.learner.store import LogEntry, read_log
+from models.embed.base import atomic_write
 from models.reco import Interaction, OnlineRecommender
 from models.reco.content import FaissContent
 
 _SNAPSHOT = re.compile(r"^model-(\d{8})\.json$")
 OnInteraction = Callable[[Interaction, LogEntry], None]
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LiveModel:
@@ -101,8 +87,8 @@ class LiveModel:
             "model": meta,
         }
         payload: dict[str, Any] = dict(arrays)
-        _atomic_write(stem.with_suffix(".npz"), lambda f: np.savez(f, **payload))
-        _atomic_write(stem.with_suffix(".json"), lambda f: f.write(json.dumps(doc).encode()))  # last: marks complete
+        atomic_write(stem.with_suffix(".npz"), lambda f: np.savez(f, **payload))
+        atomic_write(stem.with_suffix(".json"), lambda f: f.write(json.dumps(doc).encode()))  # last: marks complete
         for old in versions[: max(len(versions) - (keep - 1), 0)]:
             for suffix in (".json", ".npz"):
                 (directory / f"model-{old:08d}{suffix}").unlink(missing_ok=True)

@@ -110,8 +110,8 @@ class Embedder(ABC):
                      "dim": self.dim, **meta}
         npz_path = base.with_name(base.name + ".npz")
         json_path = base.with_name(base.name + ".json")
-        _atomic_write(npz_path, lambda f: np.savez(f, **cast(dict[str, Any], arrays)))
-        _atomic_write(json_path, lambda f: f.write(json.dumps(full_meta, indent=2, sort_keys=True).encode()))
+        atomic_write(npz_path, lambda f: np.savez(f, **cast(dict[str, Any], arrays)))
+        atomic_write(json_path, lambda f: f.write(json.dumps(full_meta, indent=2, sort_keys=True).encode()))
         return npz_path, json_path
 
     @classmethod
@@ -148,7 +148,8 @@ class Embedder(ABC):
         return f"{type(self).__name__}(version={self.version!r}, dim={self.dim})"
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename: readers see all or nothing."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

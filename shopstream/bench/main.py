@@ -83,12 +83,18 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
         raise ValueError(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(suites)}")
     results: dict[str, float] = {}
     rows: list[Row] = []
+    failed: list[str] = []
     with _broker(settings) as s:
         for name, suite in suites.items():
             if only is not None and name not in only:
                 continue
             print(f"{name} ...", flush=True)
-            r = suite(s)
+            try:
+                r = suite(s)
+            except Exception as exc:  # one suite failing must not lose the others' figures
+                failed.append(name)
+                print(f"{name} FAILED: {exc!r}", flush=True)
+                continue
             results.update(r)
             report.save(r)  # saved as we go: a later failure keeps the earlier figures
             for key, base in BASELINES[name]:
@@ -97,4 +103,6 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
     print()
     print(report.table(rows))
     print(f"\nall figures: {report.RESULTS}")
+    if failed:
+        raise RuntimeError(f"benchmark suite(s) failed: {', '.join(failed)} (see above)")
     return results

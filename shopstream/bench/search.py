@@ -221,9 +221,10 @@ def _wait_for_catalog(client: httpx.Client, n: int) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if client.get("/search", params={"q": "", "k": 1}).json().get("candidates", 0) >= min(n, 200):
+            catalog = client.get("/metrics").json()["consumers"]["catalog"]
+            if catalog.get("events_applied", 0) >= n:
                 return
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError, KeyError):
             pass
         time.sleep(0.5)
     raise RuntimeError("the catalogue did not arrive in the API within 120 s")

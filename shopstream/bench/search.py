@@ -3,6 +3,7 @@ bare endpoint on the same server, and freshness through the whole pipeline under
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import tempfile
@@ -146,6 +147,9 @@ def bench_latency(base: Settings, sizes: tuple[int, ...] = (10_000, 100_000), re
             out[f"search.index_is_hnsw_{tag}"] = float(live.index.kind == "hnsw")
             queries = [q for q, _ in sim.generate_queries(200, seed=4)]
             paths = [str(httpx.URL("/search", params={"q": q, "k": 10})) for q in queries]
+            # The client's own heap must not time the server: drop the build's objects first.
+            del sim, live
+            gc.collect()
             child, url = _serve(settings, Path(tmp) / "logs")
             try:
                 _load(url, paths[:50], 1)  # warm-up: first requests open connections and caches

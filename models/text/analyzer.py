@@ -5,7 +5,7 @@ Everything here uses NLTK pieces that need no downloaded data:
 * tokenisation: :class:`nltk.tokenize.RegexpTokenizer` (runs of letters/digits);
 * stop words: NLTK's English list, shipped in this package under
   ``models/text/nltk_data/corpora/stopwords/english`` and read with NLTK's own
-  :class:`nltk.corpus.reader.WordListCorpusReader` (``nltk.download()`` is never called);
+  :class:`nltk.corpus.reader.WordListCorpusReader` (NLTK's downloader is never called);
 * stemming: NLTK's Snowball English stemmer (a pure algorithm, no data).
 
 The same :func:`analyze` must be applied to documents and to queries; :data:`ANALYZER_VERSION`

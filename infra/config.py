@@ -5,6 +5,7 @@ One place for every tunable: the CLI, the consumers and the API all take a `Sett
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,6 +69,17 @@ class Settings(BaseSettings):
     def sqlite_path(self, group: str) -> Path:
         """Each consumer group owns one SQLite file."""
         return self.data_dir / f"{group}.sqlite3"
+
+    def child_env(self, **extra: str) -> dict[str, str]:
+        """The environment for a child process (`shopstream consume|serve|simulate`) that should see
+        the same cluster, topic namespace and data folder as these settings."""
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "SHOPSTREAM_TOPIC_PREFIX": self.topic_prefix,
+            "SHOPSTREAM_DATA_DIR": str(self.data_dir),
+            **extra,
+        }
 
     def snapshot_dir(self, group: str) -> Path:
         return self.data_dir / "snapshots" / group

@@ -7,7 +7,6 @@ first, then the consumers finish their batch, then the API, then the broker.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -61,7 +60,6 @@ class Supervisor:
     def run(self, duration_s: float = 0.0) -> None:
         s = self.settings
         logs = s.data_dir / "logs"
-        env = dict(os.environ)
         stopping = False
 
         def on_signal(_signum: int, _frame: object) -> None:
@@ -76,7 +74,7 @@ class Supervisor:
                 self.broker = LocalBroker(
                     s.data_dir / "kafka", s.cache_dir, s.broker_port, s.controller_port, s.partitions
                 ).start()
-            env["KAFKA_BOOTSTRAP_SERVERS"] = s.bootstrap
+            env = s.child_env()
             created = ensure_topics(s.bootstrap, s.partitions, s.replication_factor, s.topic_prefix)
             self._say(f"topics ready ({', '.join(created) or 'already there'})")
             self.children = [

@@ -70,6 +70,7 @@ COLUMNS = (
 )
 
 
+_P_COLUMNS = ", ".join("p." + c.strip() for c in COLUMNS.split(","))
 FTS_FIELDS = ("name", "description", "brand", "category")
 
 
@@ -183,8 +184,7 @@ def changes_since(conn: sqlite3.Connection, seq: int, batch: int = 5000) -> Iter
     """Every product changed after `seq` (removed ones too), in seq order."""
     while True:
         rows = conn.execute(
-            f"SELECT {', '.join('p.' + c.strip() for c in COLUMNS.split(','))}, "
-            f"f.name, f.description, f.brand, f.category FROM products p "
+            f"SELECT {_P_COLUMNS}, f.name, f.description, f.brand, f.category FROM products p "
             f"LEFT JOIN products_fts f ON f.rowid = p.doc_id WHERE p.seq > ? ORDER BY p.seq LIMIT ?",
             (seq, batch),
         ).fetchall()

@@ -3,13 +3,8 @@ topics in the same run, and how soon a click shows in that user's recommendation
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
-import threading
 import time
-import uuid
-from pathlib import Path
 
 import httpx
 from threadpoolctl import threadpool_limits
@@ -18,25 +13,26 @@ from consumers.groups import build_loop
 from consumers.runtime import LoopStats
 from events import Click, ClickSource, make_event
 from infra.config import Settings
-from infra.topics import ensure_topics
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
 from producers.sink import EventSink
-from shopstream.bench.ingest import _bare_consumer
-from shopstream.bench.search import _background_load, _pct, _serve
-from shopstream.supervisor import Child
+from shopstream.bench.harness import (
+    api_server,
+    background_load,
+    bare_consumer_rate,
+    consumers,
+    isolated,
+    percentile,
+)
 
 
 def bench_learner_throughput(base: Settings, n: int = 20_000) -> dict[str, float]:
-    prefix = f"learn-{uuid.uuid4().hex[:8]}."
-    ensure_topics(base.bootstrap, base.partitions, base.replication_factor, prefix)
     sim = Simulator(SimulatorConfig(seed=21, n_products=2000, n_users=1000))
-    with EventSink(base.bootstrap, prefix) as sink:
-        publish(sink, sim.events(n), total=n, desc="bench: learner stream")
-        sink.flush()
-    with tempfile.TemporaryDirectory(prefix="shopstream-learner-") as tmp:
-        bare = _bare_consumer(base, prefix, f"{prefix}bare", n)
-        settings = base.model_copy(update={"data_dir": Path(tmp), "topic_prefix": prefix})
+    with isolated(base, "learner") as settings:
+        with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+            publish(sink, sim.events(n), total=n, desc="bench: learner stream")
+            sink.flush()
+        bare = bare_consumer_rate(settings, f"{settings.topic_prefix}bare", n)
         loop = build_loop("learner", settings)
 
         def stop_when_done(stats: LoopStats) -> None:
@@ -56,58 +52,40 @@ def bench_learner_throughput(base: Settings, n: int = 20_000) -> dict[str, float
 
 def bench_learning_freshness(base: Settings, samples: int = 15, load_rate: float = 200.0) -> dict[str, float]:
     """Click a product for a user; poll until the served model has learned it and the list changed."""
-    prefix = f"rfresh-{uuid.uuid4().hex[:8]}."
-    ensure_topics(base.bootstrap, base.partitions, base.replication_factor, prefix)
     delays: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="shopstream-reco-fresh-") as tmp:
-        settings = base.model_copy(update={"data_dir": Path(tmp), "topic_prefix": prefix})
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap,
-               "SHOPSTREAM_DATA_DIR": tmp, "SHOPSTREAM_TOPIC_PREFIX": prefix}
-        children = [Child(g, ["consume", g], Path(tmp) / "logs" / f"{g}.log") for g in ("learner", "catalog")]
-        for child in children:
-            child.start(env)
-        sim = Simulator(SimulatorConfig(seed=8, n_products=1000, n_users=300))
-        stop = threading.Event()
-        with EventSink(settings.bootstrap, prefix) as sink:
-            publish(sink, sim.events(5000), progress=False)  # some history first
-            sink.flush()
-            api, url = _serve(settings, Path(tmp) / "logs")
-            background = threading.Thread(target=lambda: _background_load(settings, sim, load_rate, stop), daemon=True)
-            background.start()
+    sim = Simulator(SimulatorConfig(seed=8, n_products=1000, n_users=300))
+    with isolated(base, "reco-freshness") as settings, consumers(settings, "learner", "catalog"), \
+            EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+        publish(sink, sim.events(5000), progress=False)  # some history first
+        sink.flush()
+        with api_server(settings) as url, background_load(settings, sim, load_rate):
             client = httpx.Client(base_url=url, timeout=10)
-            try:
-                deadline = time.monotonic() + 120
-                while client.get("/recommendations/u00001").status_code != 200:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("no model was served within 120 s")
-                    time.sleep(0.5)
-                products = [p.product_id for p in sim.catalogue()]
-                for i in range(samples):
-                    user = f"u{(i * 17) % 300 + 1:05d}"
-                    before = [r["product_id"] for r in client.get(f"/recommendations/{user}").json()["results"]]
-                    item = next(p for p in products[(i * 37) % len(products):] if p not in before)
-                    started = time.monotonic()
-                    sink.send(make_event(Click(user_id=user, product_id=item, session_id=f"bench-{i}",
-                                               source=ClickSource.BROWSE)))
-                    sink.producer.flush()
-                    while time.monotonic() - started < 30:
-                        profile = client.get(f"/users/{user}").json()
-                        if item in profile.get("recent_items", []):
-                            now = [r["product_id"] for r in client.get(f"/recommendations/{user}").json()["results"]]
-                            if now != before:
-                                delays.append(time.monotonic() - started)
-                                break
-                        time.sleep(0.02)
-            finally:
-                stop.set()
-                background.join(10)
-                api.stop()
-                for child in children:
-                    child.stop()
+            deadline = time.monotonic() + 120
+            while client.get("/recommendations/u00001").status_code != 200:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no model was served within 120 s")
+                time.sleep(0.5)
+            products = [p.product_id for p in sim.catalogue()]
+            for i in range(samples):
+                user = f"u{(i * 17) % 300 + 1:05d}"
+                before = [r["product_id"] for r in client.get(f"/recommendations/{user}").json()["results"]]
+                item = next(p for p in products[(i * 37) % len(products):] if p not in before)
+                started = time.monotonic()
+                sink.send(make_event(Click(user_id=user, product_id=item, session_id=f"bench-{i}",
+                                           source=ClickSource.BROWSE)))
+                sink.producer.flush()
+                while time.monotonic() - started < 30:
+                    profile = client.get(f"/users/{user}").json()
+                    if item in profile.get("recent_items", []):
+                        now = [r["product_id"] for r in client.get(f"/recommendations/{user}").json()["results"]]
+                        if now != before:
+                            delays.append(time.monotonic() - started)
+                            break
+                    time.sleep(0.02)
     if not delays:
         raise RuntimeError("no click became visible in recommendations within 30 s")
     return {
         "reco.freshness_p50_s": statistics.median(delays),
-        "reco.freshness_p95_s": _pct(delays, 0.95),
+        "reco.freshness_p95_s": percentile(delays, 0.95),
         "reco.freshness_samples": float(len(delays)),
     }

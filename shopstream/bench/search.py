@@ -4,15 +4,10 @@ bare endpoint on the same server, and freshness through the whole pipeline under
 from __future__ import annotations
 
 import gc
-import os
 import statistics
-import tempfile
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 from threadpoolctl import threadpool_limits
@@ -20,25 +15,18 @@ from threadpoolctl import threadpool_limits
 from api.services.catalog import CatalogService
 from api.services.search import Fusion, Mode, search
 from events import ProductUpserted, make_event
-from infra.broker import free_port
 from infra.catalog.live_index import rebuild
 from infra.config import Settings
 from infra.sqlite import connect_reader
-from infra.topics import ensure_topics
 from models.embed import MiniLMUnavailableError
 from models.metrics import ndcg_at_k
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
 from producers.sink import EventSink
 from shopstream.bench.catalog_fixture import build_catalog
-from shopstream.supervisor import Child
+from shopstream.bench.harness import api_server, background_load, consumers, http_load, isolated, percentile
 
 EMBEDDERS = (("hashing", 128), ("lsa", 64), ("lsa", 128), ("lsa", 256), ("minilm", 384))
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _ndcg(catalog: CatalogService, queries: list[tuple[str, dict[str, int]]], mode: Mode,
@@ -59,8 +47,7 @@ def bench_relevance(base: Settings, n_products: int = 3000, n_queries: int = 300
 
 def _relevance(base: Settings, n_products: int, n_queries: int) -> dict[str, float]:
     out: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="shopstream-relevance-") as tmp:
-        settings = base.model_copy(update={"data_dir": Path(tmp)})
+    with isolated(base, "relevance", topics=False) as settings:
         sim, _live, _ = build_catalog(settings, n_products)
         queries = sim.generate_queries(n_queries, seed=2)
         catalog = CatalogService(settings)
@@ -92,56 +79,11 @@ def _relevance(base: Settings, n_products: int, n_queries: int) -> dict[str, flo
     return out
 
 
-def _serve(settings: Settings, logs: Path) -> tuple[Child, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SHOPSTREAM_DATA_DIR": str(settings.data_dir),
-        "SHOPSTREAM_API_PORT": str(port),
-        "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix,
-    }
-    if settings.bootstrap_servers:
-        env["KAFKA_BOOTSTRAP_SERVERS"] = settings.bootstrap_servers
-    child = Child("api", ["serve"], logs / "api.log")
-    child.start(env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
-                return child, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    child.stop()
-    raise RuntimeError(f"the API did not start; see {logs / 'api.log'}")
-
-
-def _load(url: str, paths: list[str], clients: int) -> tuple[list[float], float]:
-    """Latencies (ms) and requests/s for `paths` spread over `clients` concurrent clients."""
-    local = threading.local()
-
-    def one(path: str) -> float:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(base_url=url, timeout=30)
-        started = time.perf_counter()
-        resp = client.get(path)
-        elapsed = (time.perf_counter() - started) * 1000
-        resp.raise_for_status()
-        return elapsed
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        times = list(pool.map(one, paths))
-    return times, len(paths) / (time.perf_counter() - started)
-
-
 def bench_latency(base: Settings, sizes: tuple[int, ...] = (10_000, 100_000), requests: int = 400) -> dict[str, float]:
     out: dict[str, float] = {}
     for n in sizes:
         tag = f"{n // 1000}k"
-        with tempfile.TemporaryDirectory(prefix=f"shopstream-latency-{tag}-") as tmp:
-            settings = base.model_copy(update={"data_dir": Path(tmp)})
+        with isolated(base, f"latency-{tag}", topics=False) as settings:
             sim, live, build_s = build_catalog(settings, n)
             out[f"search.build_s_{tag}"] = build_s
             out[f"search.index_is_hnsw_{tag}"] = float(live.index.kind == "hnsw")
@@ -150,23 +92,21 @@ def bench_latency(base: Settings, sizes: tuple[int, ...] = (10_000, 100_000), re
             # The client's own heap must not time the server: drop the build's objects first.
             del sim, live
             gc.collect()
-            child, url = _serve(settings, Path(tmp) / "logs")
-            try:
-                _load(url, paths[:50], 1)  # warm-up: first requests open connections and caches
+            with api_server(settings) as url:
+                http_load(url, paths[:50], 1)  # warm-up: first requests open connections and caches
                 for clients, label in ((1, ""), (16, "_16c")):
                     work = (paths * (requests // len(paths) + 1))[:requests]
-                    times, rps = _load(url, work, clients)
-                    bare, bare_rps = _load(url, ["/ping"] * requests, clients)
-                    out[f"search.p50_ms{label}_{tag}"] = _pct(times, 0.5)
-                    out[f"search.p99_ms{label}_{tag}"] = _pct(times, 0.99)
+                    times, rps = http_load(url, work, clients)
+                    bare, bare_rps = http_load(url, ["/ping"] * requests, clients)
+                    out[f"search.p50_ms{label}_{tag}"] = percentile(times, 0.5)
+                    out[f"search.p99_ms{label}_{tag}"] = percentile(times, 0.99)
                     out[f"search.rps{label}_{tag}"] = rps
-                    out[f"search.bare_p50_ms{label}_{tag}"] = _pct(bare, 0.5)
-                    out[f"search.bare_p99_ms{label}_{tag}"] = _pct(bare, 0.99)
+                    out[f"search.bare_p50_ms{label}_{tag}"] = percentile(bare, 0.5)
+                    out[f"search.bare_p99_ms{label}_{tag}"] = percentile(bare, 0.99)
                     out[f"search.bare_rps{label}_{tag}"] = bare_rps
-                    print(f"  {tag} x{clients}: p50 {_pct(times, 0.5):.1f} ms, p99 {_pct(times, 0.99):.1f} ms, "
-                          f"{rps:.0f} req/s (bare p99 {_pct(bare, 0.99):.1f} ms)", flush=True)
-            finally:
-                child.stop()
+                    print(f"  {tag} x{clients}: p50 {percentile(times, 0.5):.1f} ms, "
+                          f"p99 {percentile(times, 0.99):.1f} ms, {rps:.0f} req/s "
+                          f"(bare p99 {percentile(bare, 0.99):.1f} ms)", flush=True)
     if "search.bare_p99_ms_100k" in out:
         out["search.bare_p99_ms"] = out["search.bare_p99_ms_100k"]
     return out
@@ -174,49 +114,31 @@ def bench_latency(base: Settings, sizes: tuple[int, ...] = (10_000, 100_000), re
 
 def bench_freshness(base: Settings, samples: int = 20, load_rate: float = 300.0) -> dict[str, float]:
     """Produce a product, poll /search for its name: produce-to-visible, under simulator load."""
-    prefix = f"fresh-{uuid.uuid4().hex[:8]}."
-    ensure_topics(base.bootstrap, base.partitions, base.replication_factor, prefix)
     delays: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="shopstream-freshness-") as tmp:
-        settings = base.model_copy(update={"data_dir": Path(tmp), "topic_prefix": prefix})
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap,
-               "SHOPSTREAM_DATA_DIR": tmp, "SHOPSTREAM_TOPIC_PREFIX": prefix}
-        consumer = Child("catalog", ["consume", "catalog"], Path(tmp) / "logs" / "catalog.log")
-        consumer.start(env)
-        sim = Simulator(SimulatorConfig(seed=5, n_products=2000, n_users=500))
-        stop = threading.Event()
-        with EventSink(settings.bootstrap, prefix) as sink:
-            publish(sink, sim.initial_catalogue(), progress=False)
-            sink.flush()
-            api, url = _serve(settings, Path(tmp) / "logs")
-            background = threading.Thread(
-                target=lambda: _background_load(settings, sim, load_rate, stop), daemon=True
-            )
-            background.start()
-            try:
-                client = httpx.Client(base_url=url, timeout=10)
-                _wait_for_catalog(client, 2000)
-                for i in range(samples):
-                    name = f"Probe{uuid.uuid4().hex[:8]} Freshness Lantern {i}"
-                    started = time.monotonic()
-                    sink.send(make_event(ProductUpserted(
-                        product_id=f"probe-{i}", name=name, price=Decimal("9.99"), stock=3)))
-                    sink.producer.flush()
-                    while time.monotonic() - started < 30:
-                        body = client.get("/search", params={"q": name, "k": 3}).json()
-                        if any(r["product_id"] == f"probe-{i}" for r in body["results"]):
-                            delays.append(time.monotonic() - started)
-                            break
-                        time.sleep(0.01)
-                    time.sleep(0.2)
-            finally:
-                stop.set()
-                background.join(10)
-                api.stop()
-                consumer.stop()
+    sim = Simulator(SimulatorConfig(seed=5, n_products=2000, n_users=500))
+    with isolated(base, "freshness") as settings, consumers(settings, "catalog"), \
+            EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+        publish(sink, sim.initial_catalogue(), progress=False)
+        sink.flush()
+        with api_server(settings) as url, background_load(settings, sim, load_rate):
+            client = httpx.Client(base_url=url, timeout=10)
+            _wait_for_catalog(client, 2000)
+            for i in range(samples):
+                name = f"Probe{uuid.uuid4().hex[:8]} Freshness Lantern {i}"
+                started = time.monotonic()
+                probe = ProductUpserted(product_id=f"probe-{i}", name=name, price=Decimal("9.99"), stock=3)
+                sink.send(make_event(probe))
+                sink.producer.flush()
+                while time.monotonic() - started < 30:
+                    body = client.get("/search", params={"q": name, "k": 3}).json()
+                    if any(r["product_id"] == f"probe-{i}" for r in body["results"]):
+                        delays.append(time.monotonic() - started)
+                        break
+                    time.sleep(0.01)
+                time.sleep(0.2)
     return {
         "search.freshness_p50_s": statistics.median(delays),
-        "search.freshness_p95_s": _pct(delays, 0.95),
+        "search.freshness_p95_s": percentile(delays, 0.95),
         "search.freshness_samples": float(len(delays)),
     }
 
@@ -232,9 +154,3 @@ def _wait_for_catalog(client: httpx.Client, n: int) -> None:
             pass
         time.sleep(0.5)
     raise RuntimeError("the catalogue did not arrive in the API within 120 s")
-
-
-def _background_load(settings: Settings, sim: Simulator, rate: float, stop: threading.Event) -> None:
-    with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
-        publish(sink, sim.events(), rate=rate, progress=False, should_stop=stop.is_set)
-        sink.flush()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -48,14 +47,7 @@ def counter(db_path: Path, name: str) -> int:
 
 
 def start_consumer(settings: Settings, group: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap,
-        "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix,
-        "SHOPSTREAM_DATA_DIR": str(settings.data_dir),
-        "SHOPSTREAM_SESSION_TIMEOUT_MS": "6000",
-        **(extra_env or {}),
-    }
+    env = settings.child_env(SHOPSTREAM_SESSION_TIMEOUT_MS="6000", **(extra_env or {}))
     return subprocess.Popen(
         [sys.executable, "-m", "shopstream", "consume", group],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

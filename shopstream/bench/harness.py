@@ -1,0 +1,141 @@
+"""What the benchmarks share: an isolated topic namespace and data folder, the API as a real server,
+an HTTP load generator, background simulator load, a bare consumer, percentiles."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from kafka import KafkaConsumer
+
+from events import CLICKS, ORDERS, PRODUCTS
+from infra.broker import free_port
+from infra.config import Settings
+from infra.topics import ensure_topics
+from producers.publish import publish
+from producers.simulator.world import Simulator
+from producers.sink import EventSink
+from shopstream.supervisor import Child
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@contextmanager
+def isolated(base: Settings, name: str, topics: bool = True) -> Iterator[Settings]:
+    """Settings with a fresh topic namespace (created) and a temporary data folder."""
+    prefix = f"{name}-{uuid.uuid4().hex[:8]}."
+    if topics:
+        ensure_topics(base.bootstrap, base.partitions, base.replication_factor, prefix)
+    with tempfile.TemporaryDirectory(prefix=f"shopstream-{name}-") as tmp:
+        yield base.model_copy(update={"data_dir": Path(tmp), "topic_prefix": prefix})
+
+
+@contextmanager
+def consumers(settings: Settings, *groups: str) -> Iterator[None]:
+    """`shopstream consume GROUP` processes, stopped on exit."""
+    children = [Child(g, ["consume", g], settings.data_dir / "logs" / f"{g}.log") for g in groups]
+    for child in children:
+        child.start(settings.child_env())
+    try:
+        yield
+    finally:
+        for child in children:
+            child.stop()
+
+
+@contextmanager
+def api_server(settings: Settings) -> Iterator[str]:
+    """`shopstream serve` on a free port; yields its base URL once it answers, stops it on exit."""
+    port = free_port()
+    log = settings.data_dir / "logs" / "api.log"
+    child = Child("api", ["serve"], log)
+    child.start(settings.child_env(SHOPSTREAM_API_PORT=str(port)))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start; see {log}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        child.stop()
+
+
+def http_load(url: str, paths: list[str], clients: int) -> tuple[list[float], float]:
+    """Latencies (ms) and requests/s for `paths` spread over `clients` concurrent clients."""
+    local = threading.local()
+
+    def one(path: str) -> float:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=url, timeout=30)
+        started = time.perf_counter()
+        resp = client.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        resp.raise_for_status()
+        return elapsed
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        times = list(pool.map(one, paths))
+    return times, len(paths) / (time.perf_counter() - started)
+
+
+@contextmanager
+def background_load(settings: Settings, sim: Simulator, rate: float) -> Iterator[None]:
+    """The simulator's stream at `rate` events/s in a thread, for as long as the block runs."""
+    stop = threading.Event()
+
+    def produce() -> None:
+        with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+            publish(sink, sim.events(), rate=rate, progress=False, should_stop=stop.is_set)
+            sink.flush()
+
+    thread = threading.Thread(target=produce, name="background-load", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def bare_consumer_rate(settings: Settings, group: str, n: int) -> float:
+    """Events/s of a kafka-python consumer that only deserialises, from its first record to the n-th."""
+    consumer = KafkaConsumer(
+        *(settings.topic_prefix + t for t in (PRODUCTS, CLICKS, ORDERS)),
+        bootstrap_servers=settings.bootstrap, group_id=group, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_poll_records=settings.batch_max_records,
+        fetch_max_wait_ms=100, max_partition_fetch_bytes=4 << 20,
+    )
+    seen = 0
+    started: float | None = None
+    try:
+        while seen < n:
+            for records in consumer.poll(timeout_ms=500).values():
+                if started is None:
+                    started = time.monotonic()
+                for record in records:
+                    json.loads(record.value)
+                seen += len(records)
+    finally:
+        consumer.close(autocommit=False)
+    assert started is not None
+    return n / (time.monotonic() - started)

@@ -5,6 +5,7 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY events events
 COPY producers producers
 COPY consumers consumers
+COPY readmodels readmodels
 COPY api api
 COPY models models
 COPY infra infra

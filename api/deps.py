@@ -1,18 +1,15 @@
-"""Dependencies shared by the routes: settings and read-only SQLite connections."""
+"""Dependencies shared by the routes: the settings and the app's read-side services."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from api.services.catalog import CatalogService
 from api.services.reco import RecoService
 from api.services.search import Personalizer
 from infra.config import Settings
-from infra.sqlite import connect_reader
 
 
 def get_settings(request: Request) -> Settings:
@@ -21,23 +18,6 @@ def get_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-def store_db(settings: SettingsDep) -> Iterator[sqlite3.Connection]:
-    path = settings.sqlite_path("store")
-    try:
-        conn = connect_reader(path)
-    except sqlite3.OperationalError:
-        raise HTTPException(
-            503, f"the store database {path} does not exist yet: is the `store` consumer running?"
-        ) from None
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-StoreDb = Annotated[sqlite3.Connection, Depends(store_db)]
 
 
 def get_catalog(request: Request) -> CatalogService:

@@ -1,50 +1,92 @@
-"""The dead-letter topic: bad records keep their bytes, and headers say where they came from and why."""
+"""The dead-letter topic: a bad record keeps its bytes, and headers say which group gave up on it,
+where it came from and why.
+
+Headers (all UTF-8): `dlq.group`, `original.topic`, `original.partition`, `original.offset`,
+`original.timestamp`, `error.kind`, `error.reason`, `error.exception` (when applying it raised),
+`dlq.time` (epoch seconds) and, when the value had to be cut to fit the broker's limit,
+`value.truncated` (the original size in bytes). `shopstream dead-letter` lists, shows and replays
+them.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaProducer
-
-from events import DEAD_LETTER, DecodeError
+from events import DEAD_LETTER
+from infra.producer import new_producer
 
 log = logging.getLogger(__name__)
 
+# Kafka's default record limit is 1 MiB (broker message.max.bytes, producer max.request.size);
+# the copy plus its headers stays well below it whatever came in.
+MAX_VALUE_BYTES = 256 * 1024
+MAX_REASON_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record given up on by one group."""
+
+    group: str
+    topic: str  # as on the broker, prefix included
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    kind: str
+    reason: str
+    exception: str | None = None
+
+    def headers(self, now: float | None = None) -> list[tuple[str, bytes]]:
+        out = [
+            ("dlq.group", self.group),
+            ("original.topic", self.topic),
+            ("original.partition", str(self.partition)),
+            ("original.offset", str(self.offset)),
+            ("original.timestamp", str(self.timestamp_ms)),
+            ("error.kind", self.kind),
+            ("error.reason", self.reason[:MAX_REASON_CHARS]),
+            ("dlq.time", f"{time.time() if now is None else now:.3f}"),
+        ]
+        if self.exception is not None:
+            out.append(("error.exception", self.exception[:MAX_REASON_CHARS]))
+        if self.value is not None and len(self.value) > MAX_VALUE_BYTES:
+            out.append(("value.truncated", str(len(self.value))))
+        return [(k, v.encode("utf-8", "replace")) for k, v in out]
+
+    def stored_value(self) -> bytes | None:
+        """The value as written to the topic: cut to `MAX_VALUE_BYTES` if it was longer."""
+        return self.value if self.value is None or len(self.value) <= MAX_VALUE_BYTES else self.value[:MAX_VALUE_BYTES]
+
 
 class DeadLetterSink:
+    """Writes dead letters; `flush` returns only once they are durable, or raises."""
+
     def __init__(self, bootstrap: str, topic_prefix: str = "") -> None:
         self._topic = topic_prefix + DEAD_LETTER
         self._bootstrap = bootstrap
-        self._producer: KafkaProducer | None = None  # created on first use: most batches are clean
+        self._producer: Any = None  # created on first use: most batches are clean
         self._failed: list[BaseException] = []
 
-    def send(self, msg: Any, error: DecodeError) -> None:
+    def send(self, letter: DeadLetter) -> None:
         if self._producer is None:
-            self._producer = KafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-            )
-        headers = [
-            ("original.topic", msg.topic.encode()),
-            ("original.partition", str(msg.partition).encode()),
-            ("original.offset", str(msg.offset).encode()),
-            ("original.timestamp", str(msg.timestamp).encode()),
-            ("error.kind", error.kind.encode()),
-            ("error.reason", error.reason.encode("utf-8", "replace")),
-        ]
-        log.warning(
-            "dead-letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error.reason[:200]
-        )
-        future = self._producer.send(self._topic, key=msg.key, value=msg.value, headers=headers)
+            self._producer = new_producer(self._bootstrap, client_id="shopstream-dead-letter", linger_ms=0)
+        log.warning("dead-letter %s[%d]@%d (%s): %s", letter.topic, letter.partition, letter.offset,
+                    letter.group, letter.reason[:200])
+        future = self._producer.send(self._topic, key=letter.key, value=letter.stored_value(), headers=letter.headers())
         future.add_errback(self._failed.append)
 
-    def flush(self) -> None:
+    def flush(self, timeout_s: float = 30.0) -> None:
         if self._producer is not None:
-            self._producer.flush(timeout=60)
+            self._producer.flush(timeout=timeout_s)
         if self._failed:
             err, self._failed = self._failed[0], []
-            # Failing here aborts the batch before its offsets are stored: it will be retried.
-            raise RuntimeError(f"could not write to the dead-letter topic: {err}")
+            # Raising aborts the batch before its offsets are stored: it will be retried.
+            raise ConnectionError(f"could not write to the dead-letter topic: {err}")
 
     def close(self) -> None:
         if self._producer is not None:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from consumers.catalog import CatalogProcessor
 from consumers.learner.processor import LearnerProcessor
-from consumers.runtime import ConsumerLoop, Processor
+from consumers.processor import Processor
+from consumers.runtime import ConsumerLoop
 from consumers.store import StoreProcessor
 from infra.config import Settings
 
@@ -33,4 +34,5 @@ def build_loop(name: str, settings: Settings, group_id: str | None = None) -> Co
         topic_prefix=settings.topic_prefix,
         group_id=group_id,
         session_timeout_ms=settings.session_timeout_ms,
+        limits=settings.limits(),
     )

@@ -1,67 +1,46 @@
 """The consumer loop that every consumer group runs.
 
-Poll a batch; decode and validate; send what fails to the dead-letter topic; apply the rest and
-the next offsets in one SQLite transaction; then commit the offsets to Kafka so that standard lag
-tools see progress. On partition assignment the consumer seeks to the offsets stored in SQLite,
-so a crash between the SQLite commit and the Kafka commit replays nothing twice, and a record
-delivered again after a rebalance is skipped inside the transaction.
+Poll a batch; decode and validate each record against the contract (`events.decode`, with the
+record's topic and the configured `Limits`); hand the batch to the group's `Checkpoint`, which
+applies it exactly once, isolates a bad record and dead-letters it; then let the processor
+follow the committed state in memory (`after_commit`).
+
+Nothing stops the stream: the broker going away is waited out (polls and commits are retried with
+backoff, the client reconnects by itself), a transient failure rolls the batch back and it is
+tried again from the stored offsets, and a failure in `after_commit` is logged and counted. On
+assignment the consumer seeks to the offsets stored in SQLite. The loop writes a heartbeat row
+(`consumer_status`) that the API's health check reads.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import sqlite3
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka import KafkaConsumer, OffsetAndMetadata
+from kafka import TopicPartition as KafkaTopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import CommitFailedError
+from kafka.errors import KafkaError
 
+from consumers.checkpoint import Checkpoint, Polled, TopicPartition, Undecodable, describe, is_transient
 from consumers.deadletter import DeadLetterSink
-from events import DecodeError, Event, decode
-from infra.sqlite import bump_counters, connect_writer, load_offsets, save_offsets, transaction
+from consumers.processor import Processor, Record
+from events import DEFAULT_LIMITS, DecodeError, Limits, decode
+from infra.sqlite import connect_writer, transaction, write_status
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    event: Event
-
-
-class Processor(ABC):
-    """A consumer group's state change. `apply` runs inside the batch's SQLite transaction."""
-
-    group: str
-    topics: tuple[str, ...]
-
-    @abstractmethod
-    def setup(self, conn: sqlite3.Connection) -> None:
-        """Create the group's tables (idempotent)."""
-
-    @abstractmethod
-    def apply(self, conn: sqlite3.Connection, records: Sequence[Record]) -> dict[str, int]:
-        """Apply a batch; return counter increments to store with it."""
-
-    def after_commit(self, records: Sequence[Record]) -> None:  # noqa: B027 - optional hook
-        """Called after the batch's transaction committed (e.g. to update an in-memory index)."""
-
-    def on_idle(self) -> None:  # noqa: B027 - optional hook
-        """Called when a poll returned nothing: time-based work (snapshots) happens here too."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Called once when the loop stops, before the SQLite connection closes."""
+MAX_BACKOFF_S = 10.0
+HEARTBEAT_S = 2.0
 
 
 @dataclass
@@ -70,7 +49,19 @@ class LoopStats:
     applied: int = 0
     skipped_replayed: int = 0
     dead_lettered: int = 0
+    retries: int = 0  # batches rolled back on a transient error
+    hook_errors: int = 0  # failures in after_commit / on_idle
     first_record_at: float | None = None  # time.monotonic() of the first non-empty poll
+
+
+class KafkaCommitter:
+    """Commits offsets to Kafka for lag tools (the `OffsetCommitter` of a `Checkpoint`)."""
+
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self.consumer = consumer
+
+    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self.consumer.commit({KafkaTopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()})
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -81,11 +72,7 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
         pass  # every batch is committed before the next poll, so there is nothing pending to flush
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        stored = load_offsets(self.loop.conn)
-        for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is not None:
-                self.loop.consumer.seek(tp, offset)
+        self.loop.seek_to_stored(assigned)
         self.loop.assigned.set()
         log.info("assigned %s", sorted(f"{tp.topic}-{tp.partition}" for tp in assigned))
 
@@ -102,6 +89,7 @@ class ConsumerLoop:
         topic_prefix: str = "",
         group_id: str | None = None,
         session_timeout_ms: int = 10_000,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.topic_prefix = topic_prefix
         self.group_id = group_id or topic_prefix + processor.group
@@ -109,27 +97,74 @@ class ConsumerLoop:
         self.db_path = db_path
         self.poll_timeout_ms = poll_timeout_ms
         self.batch_max_records = batch_max_records
+        self.limits = limits
         self.conn = connect_writer(db_path)
         processor.setup(self.conn)  # DDL via executescript, which manages its own transaction
         self.stats = LoopStats()
         self._stop = threading.Event()
         self.assigned = threading.Event()  # set on the first partition assignment
+        self.member = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._beat_at = 0.0
+        self._backoff = 0.0
         self.dead_letter = DeadLetterSink(bootstrap, topic_prefix)
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=self.group_id,
-            client_id=client_id or f"shopstream-{processor.group}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=batch_max_records,
-            fetch_max_wait_ms=100,
-            max_partition_fetch_bytes=4 << 20,
-            session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=max(session_timeout_ms // 5, 500),
-        )
-        self.consumer.subscribe(
-            [topic_prefix + t for t in processor.topics], listener=_SeekToStored(self)
-        )
+        self._bootstrap = bootstrap
+        self._client_id = client_id or f"shopstream-{processor.group}"
+        self._session_timeout_ms = session_timeout_ms
+        self._consumer: KafkaConsumer | None = None
+        self._checkpoint: Checkpoint | None = None
+        self._heartbeat("starting", force=True)
+
+    # -- connecting ----------------------------------------------------------------------------
+
+    @property
+    def consumer(self) -> KafkaConsumer:
+        """The Kafka consumer, created (and subscribed) on first use; waits for the broker."""
+        while self._consumer is None:
+            try:
+                consumer = KafkaConsumer(
+                    bootstrap_servers=self._bootstrap,
+                    group_id=self.group_id,
+                    client_id=self._client_id,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    max_poll_records=self.batch_max_records,
+                    fetch_max_wait_ms=100,
+                    max_partition_fetch_bytes=4 << 20,
+                    session_timeout_ms=self._session_timeout_ms,
+                    heartbeat_interval_ms=max(self._session_timeout_ms // 5, 500),
+                    reconnect_backoff_max_ms=5_000,
+                )
+            except KafkaError as exc:
+                self._wait_out(f"cannot reach Kafka at {self._bootstrap}", exc)
+                if self._stop.is_set():
+                    raise
+                continue
+            consumer.subscribe([self.topic_prefix + t for t in self.processor.topics], listener=_SeekToStored(self))
+            self._consumer = consumer
+            self._checkpoint = Checkpoint(self.conn, self.group_id, self.dead_letter, KafkaCommitter(consumer))
+        return self._consumer
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        _ = self.consumer
+        assert self._checkpoint is not None
+        return self._checkpoint
+
+    def seek_to_stored(self, partitions: Any) -> None:
+        stored = self.checkpoint.stored_offsets()
+        for tp in partitions:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is not None:
+                self.consumer.seek(tp, offset)
+
+    def _wait_out(self, what: str, exc: BaseException) -> None:
+        """Back off (1, 2, 4 ... up to 10 s) after a failure, saying so in the heartbeat."""
+        self._backoff = min(max(self._backoff * 2, 1.0), MAX_BACKOFF_S)
+        log.warning("%s (%s); retrying in %.0f s", what, describe(exc), self._backoff)
+        self._heartbeat("retrying", error=f"{what}: {describe(exc)}", force=True)
+        self._stop.wait(self._backoff)
+
+    # -- running -------------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Finish the current batch, then return from `run`."""
@@ -145,24 +180,29 @@ class ConsumerLoop:
 
     def run(
         self,
-        idle_exit_s: float | None = None,
         on_batch: Callable[[LoopStats], None] | None = None,
+        until_log_end: bool = False,
     ) -> LoopStats:
-        """Consume until stopped (or, with `idle_exit_s`, until no record arrived for that long)."""
-        last_record = time.monotonic()
+        """Consume until stopped; with `until_log_end`, until every partition of the group's topics
+        has been applied up to the end of the log (as it was when last checked)."""
         try:
             while not self._stop.is_set():
-                polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_max_records)
+                try:
+                    polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_max_records)
+                except KafkaError as exc:
+                    self._wait_out("poll failed", exc)
+                    continue
+                except Exception:
+                    if self._stop.is_set():
+                        break
+                    raise
                 if not polled:
-                    self.processor.on_idle()
-                    if not self.assigned.is_set():
-                        last_record = time.monotonic()  # idle time counts from the assignment
-                    elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
+                    self._idle()
+                    if until_log_end and self.assigned.is_set() and self.at_log_end():
                         break
                     continue
-                last_record = time.monotonic()
                 if self.stats.first_record_at is None:
-                    self.stats.first_record_at = last_record
+                    self.stats.first_record_at = time.monotonic()
                 self._process(polled)
                 if on_batch is not None:
                     on_batch(self.stats)
@@ -170,63 +210,88 @@ class ConsumerLoop:
             self.close()
         return self.stats
 
-    def _process(self, polled: dict[TopicPartition, list[Any]]) -> None:
-        good: list[tuple[str, Record]] = []  # (physical topic, record)
-        bad = 0
-        next_offsets: dict[tuple[str, int], int] = {}
-        # Records below the stored offsets were applied already (a replay after a crash or a
-        # rebalance): skip them before they can be dead-lettered or counted a second time.
-        applied = load_offsets(self.conn)
-        for tp, messages in polled.items():
-            done = applied.get((tp.topic, tp.partition), 0)
-            for msg in messages:
-                if msg.offset < done:
-                    self.stats.skipped_replayed += 1
-                    continue
-                try:
-                    event = decode(msg.value)
-                except DecodeError as exc:
-                    self.dead_letter.send(msg, exc)
-                    bad += 1
-                else:
-                    good.append(
-                        (tp.topic, Record(self._logical(tp.topic), tp.partition, msg.offset, msg.timestamp, event))
-                    )
-            next_offsets[(tp.topic, tp.partition)] = messages[-1].offset + 1
-        if bad:
-            # Dead letters are durable before the offsets that skip them are: nothing is lost.
-            self.dead_letter.flush()
-        with transaction(self.conn):
-            stored = load_offsets(self.conn)
-            fresh = [r for t, r in good if r.offset >= stored.get((t, r.partition), 0)]
-            counters = self.processor.apply(self.conn, fresh) if fresh else {}
-            counters = {**counters, "events_applied": len(fresh), "dead_lettered": bad}
-            bump_counters(self.conn, counters)
-            save_offsets(
-                self.conn,
-                {tp: max(o, stored.get(tp, 0)) for tp, o in next_offsets.items()},
-            )
-        self.processor.after_commit(fresh)
-        self.stats.batches += 1
-        self.stats.applied += len(fresh)
-        self.stats.skipped_replayed += len(good) - len(fresh)
-        self.stats.dead_lettered += bad
+    def _idle(self) -> None:
         try:
-            self.consumer.commit(
-                {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in next_offsets.items()}
-            )
-        except CommitFailedError as exc:
-            # SQLite holds the truth; the Kafka commit only informs lag tools. A rebalance moved
-            # the partition: its new owner seeks to the stored offsets and commits from there.
-            log.warning("Kafka offset commit failed after a rebalance: %s", exc)
+            self.processor.on_idle()
+        except Exception:
+            self.stats.hook_errors += 1
+            log.exception("%s: on_idle failed; the stream goes on", self.processor.group)
+        self._heartbeat("running")
+
+    def _decode(self, tp: Any, msg: Any) -> Polled:
+        logical = self._logical(tp.topic)
+        try:
+            event = decode(msg.value, topic=logical, limits=self.limits)
+        except DecodeError as exc:
+            item: Record | Undecodable = Undecodable(tp.partition, msg.offset, msg.timestamp, msg.key, msg.value,
+                                                     exc.kind, exc.reason)
+        else:
+            item = Record(logical, tp.partition, msg.offset, msg.timestamp, event, tp.topic, msg.key, msg.value)
+        return Polled(tp.topic, tp.partition, msg.offset, item)
+
+    def _process(self, polled: dict[Any, list[Any]]) -> None:
+        batch = [self._decode(tp, msg) for tp, messages in polled.items() for msg in messages]
+        try:
+            outcome = self.checkpoint.process(batch, self.processor.apply)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # Rolled back: read the batch again from the stored offsets after a pause.
+            self.stats.retries += 1
+            self._wait_out("batch rolled back", exc)
+            try:
+                self.seek_to_stored(self.consumer.assignment())
+            except (KafkaError, AssertionError, sqlite3.Error) as seek_exc:
+                log.warning("seek after a rollback failed: %s", describe(seek_exc))
+            return
+        self._backoff = 0.0
+        try:
+            self.processor.after_commit(outcome.applied)
+        except Exception:  # the state is committed; what follows it in memory catches up next batch
+            self.stats.hook_errors += 1
+            log.exception("%s: after_commit failed; the stream goes on", self.processor.group)
+        self.stats.batches += 1
+        self.stats.applied += len(outcome.applied)
+        self.stats.skipped_replayed += outcome.replayed
+        self.stats.dead_lettered += len(outcome.dead_lettered)
+        self._heartbeat("running", batch=True)
+
+    def at_log_end(self) -> bool:
+        """Whether the stored offsets reach the end of every partition of the group's topics."""
+        consumer = self.consumer
+        parts = [KafkaTopicPartition(t, p) for t in (self.topic_prefix + x for x in self.processor.topics)
+                 for p in (consumer.partitions_for_topic(t) or ())]
+        try:
+            ends = consumer.end_offsets(parts)
+        except KafkaError:
+            return False
+        stored = self.checkpoint.stored_offsets()
+        return all(stored.get((tp.topic, tp.partition), 0) >= end for tp, end in ends.items())
+
+    def _heartbeat(self, state: str, error: str | None = None, batch: bool = False, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._beat_at < HEARTBEAT_S:
+            return
+        self._beat_at = now
+        try:
+            with transaction(self.conn):
+                write_status(self.conn, self.member, self.processor.group, state, now,
+                             applied=self.stats.applied, dead_lettered=self.stats.dead_lettered,
+                             last_batch_at=now if batch else None, error=error)
+        except sqlite3.Error as exc:  # a busy file must not stop the stream for a heartbeat
+            log.debug("heartbeat not written: %s", exc)
 
     def _logical(self, topic: str) -> str:
         return topic[len(self.topic_prefix):] if self.topic_prefix else topic
 
     def close(self) -> None:
         try:
-            self.processor.close()
-            self.consumer.close(autocommit=False)
+            try:
+                self.processor.close()
+            finally:
+                self._heartbeat("stopped", force=True)
+                if self._consumer is not None:
+                    self._consumer.close(autocommit=False)
         finally:
             self.dead_letter.close()
             self.conn.close()

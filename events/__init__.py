@@ -3,7 +3,7 @@
 This package is the only thing both sides import. It depends on pydantic and nothing else of ours.
 """
 
-from events.codec import DecodeError, decode, encode, event_key
+from events.codec import DEFAULT_LIMITS, DecodeError, Limits, decode, encode, event_key
 from events.schema import (
     SCHEMA_VERSION,
     Click,
@@ -23,6 +23,7 @@ __all__ = [
     "ALL_TOPICS",
     "CLICKS",
     "DEAD_LETTER",
+    "DEFAULT_LIMITS",
     "ORDERS",
     "PRODUCTS",
     "SCHEMA_VERSION",
@@ -31,6 +32,7 @@ __all__ = [
     "DecodeError",
     "Event",
     "EventType",
+    "Limits",
     "Order",
     "OrderLine",
     "Payload",

@@ -13,12 +13,29 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
+# Bounds: what the read models can hold. SQLite integers are 64-bit and prices are stored in
+# cents, so every number has a ceiling far above a real shop's and far below an overflow.
+MAX_STOCK = 1_000_000_000
+MAX_QUANTITY = 1_000_000
+MAX_POSITION = 1_000_000
+MAX_PRICE = Decimal("1000000000")  # 1e9 in the shop's currency
+MAX_ATTRIBUTES = 100
+MAX_ORDER_LINES = 500
+
 NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Money = Annotated[Decimal, Field(ge=0, le=MAX_PRICE, max_digits=14, decimal_places=2, allow_inf_nan=False)]
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time without a zone is taken as UTC (not the machine's local time)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+EventTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class _Model(BaseModel):
@@ -48,8 +65,11 @@ class ProductUpserted(_Model):
     )
     brand: Annotated[str, Field(max_length=200)] = ""
     price: Money
-    attributes: dict[str, str] = Field(default_factory=dict)
-    stock: Annotated[int, Field(ge=0)]
+    attributes: Annotated[
+        dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=1000)]],
+        Field(max_length=MAX_ATTRIBUTES),
+    ] = Field(default_factory=dict)
+    stock: Annotated[int, Field(ge=0, le=MAX_STOCK)]
 
 
 class ProductRemoved(_Model):
@@ -63,13 +83,13 @@ class Click(_Model):
     product_id: NonEmpty
     session_id: NonEmpty
     source: ClickSource
-    position: Annotated[int, Field(ge=0)] | None = None
+    position: Annotated[int, Field(ge=0, le=MAX_POSITION)] | None = None
     query: Annotated[str, Field(max_length=1000)] | None = None
 
 
 class OrderLine(_Model):
     product_id: NonEmpty
-    quantity: Annotated[int, Field(ge=1)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
     unit_price: Money
 
 
@@ -78,7 +98,7 @@ class Order(_Model):
     order_id: NonEmpty
     user_id: NonEmpty
     session_id: NonEmpty | None = None
-    lines: Annotated[list[OrderLine], Field(min_length=1)]
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_ORDER_LINES)]
     total: Money
 
     @model_validator(mode="after")
@@ -100,8 +120,8 @@ class Event(_Model):
     event_id: uuid.UUID
     type: EventType
     schema_version: Annotated[int, Field(ge=1)]
-    event_time: datetime
-    produce_time: datetime | None = None
+    event_time: EventTime
+    produce_time: EventTime | None = None
     payload: Payload
 
     @model_validator(mode="after")

@@ -8,9 +8,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events import Limits
 
 # The consumer groups, each owning one SQLite file named after it.
 CONSUMER_GROUPS: tuple[str, ...] = ("store", "catalog", "learner")
@@ -38,6 +41,12 @@ class Settings(BaseSettings):
     broker_port: int = 9092
     controller_port: int = 9093
 
+    # The contract's limits beyond the schema (events.Limits): bigger records, event times further
+    # ahead of the wall clock or further back go to the dead-letter topic.
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_future_skew_s: float = Field(default=300.0, ge=0)
+    max_event_age_days: float = Field(default=60 * 365.25, gt=0)
+
     # Consumer loop.
     batch_max_records: int = Field(default=500, ge=1)
     poll_timeout_ms: int = Field(default=500, ge=1)
@@ -48,6 +57,8 @@ class Settings(BaseSettings):
     embedder: str = Field(default="lsa", pattern="^(lsa|hashing|minilm)$")
     embed_dims: int = Field(default=256, ge=8, le=1024)
     hnsw_threshold: int = Field(default=50_000, ge=0)  # exact search below, HNSW above
+    hnsw_m: int = Field(default=32, ge=4, le=128)
+    hnsw_ef_search: int = Field(default=128, ge=8, le=4096)
     refit_growth: float = Field(default=2.0, gt=1.0)  # refit the embedder when the catalogue grew this much
     refit_min_products: int = Field(default=200, ge=1)
     snapshot_interval_s: float = Field(default=30.0, gt=0)
@@ -56,6 +67,9 @@ class Settings(BaseSettings):
     keyword_engine: str = Field(default="memory", pattern="^(memory|fts5)$")
     bm25_weight: float = Field(default=0.6, ge=0.0, le=1.0)
 
+    # Recommendations: what a list leaves out of what the user has (seen, bought or none); the
+    # learner's prequential evaluation scores the same list.
+    reco_exclude: Literal["seen", "bought", "none"] = "seen"
     # Learner: evaluate 1 in N interactions (test-then-train); snapshot every N events or interval.
     prequential_sample_every: int = Field(default=5, ge=1)
     learner_snapshot_every: int = Field(default=20_000, ge=1)
@@ -80,6 +94,13 @@ class Settings(BaseSettings):
             "SHOPSTREAM_DATA_DIR": str(self.data_dir),
             **extra,
         }
+
+    def limits(self) -> Limits:
+        return Limits(self.max_event_bytes, self.max_future_skew_s, self.max_event_age_days * 86_400)
+
+    def vector_index_params(self) -> dict[str, Any]:
+        """The FAISS index's layout parameters (`models.index.VectorIndex` keyword arguments)."""
+        return {"hnsw_threshold": self.hnsw_threshold, "hnsw_m": self.hnsw_m, "ef_search": self.hnsw_ef_search}
 
     def snapshot_dir(self, group: str) -> Path:
         return self.data_dir / "snapshots" / group

@@ -22,6 +22,17 @@ CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- One row per consumer process of the group: its heartbeat, for the health check.
+CREATE TABLE IF NOT EXISTS consumer_status (
+    member        TEXT PRIMARY KEY,       -- host:pid:loop
+    grp           TEXT NOT NULL,
+    state         TEXT NOT NULL,          -- starting | running | retrying | stopped
+    beat_at       REAL NOT NULL,
+    last_batch_at REAL,
+    applied       INTEGER NOT NULL DEFAULT 0,
+    dead_lettered INTEGER NOT NULL DEFAULT 0,
+    error         TEXT
+) WITHOUT ROWID;
 """
 
 
@@ -78,3 +89,25 @@ def bump_counters(conn: sqlite3.Connection, deltas: Mapping[str, int]) -> None:
 
 def read_counters(conn: sqlite3.Connection) -> dict[str, int]:
     return {str(k): int(v) for k, v in conn.execute("SELECT name, value FROM counters")}
+
+
+def write_status(
+    conn: sqlite3.Connection, member: str, group: str, state: str, now: float, *, applied: int = 0,
+    dead_lettered: int = 0, last_batch_at: float | None = None, error: str | None = None,
+) -> None:
+    """Record a consumer process's heartbeat (rows of processes gone for a day are dropped)."""
+    conn.execute(
+        "INSERT INTO consumer_status (member, grp, state, beat_at, last_batch_at, applied, dead_lettered, error) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member) DO UPDATE SET state = excluded.state, "
+        "beat_at = excluded.beat_at, last_batch_at = coalesce(excluded.last_batch_at, last_batch_at), "
+        "applied = excluded.applied, dead_lettered = excluded.dead_lettered, error = excluded.error",
+        (member, group, state, now, last_batch_at, applied, dead_lettered, error),
+    )
+    conn.execute("DELETE FROM consumer_status WHERE beat_at < ?", (now - 86_400,))
+
+
+def read_status(conn: sqlite3.Connection) -> list[dict[str, object]]:
+    """The heartbeat rows, newest first."""
+    cols = ("member", "grp", "state", "beat_at", "last_batch_at", "applied", "dead_lettered", "error")
+    rows = conn.execute(f"SELECT {', '.join(cols)} FROM consumer_status ORDER BY beat_at DESC").fetchall()
+    return [dict(zip(cols, tuple(r), strict=True)) for r in rows]

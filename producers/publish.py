@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from tqdm import tqdm
 
 from events import Event
-from producers.sink import EventSink
+from infra.producer import EventSink
 
 
 def publish(

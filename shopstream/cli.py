@@ -88,9 +88,9 @@ def simulate(
     """Produce a simulated shop's events (catalogue, then sessions of clicks and orders) to Kafka."""
     import signal
 
+    from infra.producer import EventSink
     from producers.publish import publish
     from producers.simulator.world import Simulator, SimulatorConfig
-    from producers.sink import EventSink
 
     _logging()
     s = _settings()

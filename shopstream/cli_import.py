@@ -106,9 +106,9 @@ def _send(
 
     from kafka.errors import KafkaError
 
+    from infra.producer import EventSink, SendFailed
     from infra.topics import ensure_topics
     from producers.publish import publish
-    from producers.sink import EventSink, SendFailed
 
     try:
         ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor, settings.topic_prefix)

@@ -17,15 +17,16 @@ import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kafka.errors import KafkaError
 
 from api.deps import SettingsDep
+from api.schemas import ClickAccepted
 from events import Click, make_event
-from producers.sink import EventSink
+from infra.producer import EventSink
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,8 @@ def _sink(request: Request, bootstrap: str, topic_prefix: str) -> EventSink:
         return holder.sink
 
 
-@router.post("/click", status_code=202, dependencies=[Depends(require_token)])
-def click(request: Request, settings: SettingsDep, body: Click) -> dict[str, Any]:
+@router.post("/click", status_code=202, dependencies=[Depends(require_token)], response_model=ClickAccepted)
+def click(request: Request, settings: SettingsDep, body: Click) -> ClickAccepted:
     """Record a click from the web page (or any client holding the token) as a `click` event.
 
     Body: `{user_id, product_id, session_id, source: search|recommendation|browse, position, query}`.
@@ -152,4 +153,4 @@ def click(request: Request, settings: SettingsDep, body: Click) -> dict[str, Any
         ) from None
     if failed:
         raise HTTPException(503, f"Kafka at {settings.bootstrap} rejected the click; it was not recorded")
-    return {"accepted": True, "event_id": str(event.event_id), "type": event.type.value}
+    return ClickAccepted(accepted=True, event_id=str(event.event_id), type=event.type.value)

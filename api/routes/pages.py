@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import SettingsDep
+from api.schemas import PageConfig
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 _NO_CACHE = {"Cache-Control": "no-cache"}
@@ -78,15 +78,15 @@ def index() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=_NO_CACHE)
 
 
-@router.get("/config")
-def config(request: Request, settings: SettingsDep) -> dict[str, Any]:
+@router.get("/config", response_model=PageConfig)
+def config(request: Request, settings: SettingsDep) -> PageConfig:
     """What the web page needs: the bearer token for clicks, only on a local demo (else null)."""
     local = may_see_token(request, settings.api_host)
-    return {
-        "api_token": settings.api_token if local else None,
-        "token_note": (
+    return PageConfig(
+        api_token=settings.api_token if local else None,
+        token_note=(
             "served because the API and this browser are both on this machine"
             if local
             else "the token is served to the page only on a local demo (API bound to and opened from localhost)"
         ),
-    }
+    )

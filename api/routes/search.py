@@ -6,15 +6,17 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import Catalog, PersonalizerDep
+from api.schemas import SearchResponse
 from api.services.catalog import CatalogUnavailable
-from api.services.search import Filters, Fusion, Mode, search
+from api.services.search import search
+from models.search import Filters, Fusion, Mode
 
 router = APIRouter(tags=["search"])
 
 MAX_QUERY_CHARS = 10_000
 
 
-@router.get("/search")
+@router.get("/search", response_model=SearchResponse)
 def search_products(
     catalog: Catalog,
     personalizer: PersonalizerDep,
@@ -44,7 +46,8 @@ def search_products(
         if explain:
             item["explain"] = hit.parts
         hits.append(item)
-    # Plain JSON types throughout: skip FastAPI's response-model pass (measured ~4 ms a request).
+    # Plain JSON types, shaped as SearchResponse: returning a Response skips FastAPI's
+    # response-model pass (measured ~4 ms a request) while /docs still documents the shape.
     return JSONResponse({
         "query": q,
         "k": k,

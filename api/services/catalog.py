@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 from api.services.refresher import NotReady, Refresher
-from infra.catalog.live_index import LiveIndex
-from infra.catalog.store import current_seq
 from infra.config import Settings
+from infra.snapshots import SnapshotStore
 from infra.sqlite import connect_reader
-from models.index import list_snapshots
+from readmodels.catalog.live_index import SNAPSHOT_NAME, LiveIndex
+from readmodels.catalog.store import current_seq
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +73,14 @@ class CatalogService:
         self.refreshed_at = time.time()
 
     def _maybe_swap(self) -> None:
-        if not self.snapshot_dir.exists():
-            return
-        infos = list_snapshots(self.snapshot_dir)
+        infos = SnapshotStore(self.snapshot_dir, SNAPSHOT_NAME).complete()
         if not infos:
             return
         newest = infos[-1]
         live = self.live
         if live is not None and (
-            newest.version <= (live.snapshot_version or 0) or newest.embedder_version == live.embedder.version
+            newest.version <= (live.snapshot_version or 0)
+            or newest.meta.get("embedder", {}).get("version") == live.embedder.version
         ):
             return  # same embedder: catching up from SQLite is cheaper than loading the file
         fresh = LiveIndex.load_latest(self.snapshot_dir)

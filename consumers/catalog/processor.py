@@ -2,10 +2,11 @@
 
 The SQLite transaction holds the rows and offsets; after it commits, the in-memory index catches
 up and, every `snapshot_interval_s`, is written as a snapshot with the offsets and `seq` it
-includes. When the catalogue has grown by `refit_growth` since the embedder was fitted, a new
-embedder is fitted and a whole new index built beside the old one, in a background thread so that
-the stream goes on meanwhile; it then catches up, replaces the old one and is saved as a snapshot.
-The API swaps to it in one step, so no query sees a half-built index.
+includes. An embedder that learns from the catalogue (LSA) is refitted when the catalogue has
+grown by `refit_growth` since it was fitted: a new embedder is fitted and a whole new index built
+beside the old one, in a background thread so that the stream goes on meanwhile; it then catches
+up, replaces the old one and is saved as a snapshot. The API swaps to it in one step, so no query
+sees a half-built index. A fixed (pretrained) embedder is never refitted.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import threading
 import time
 from collections.abc import Sequence
 
-from consumers.runtime import Processor, Record
+from consumers.processor import Processor, Record
 from events import PRODUCTS, ProductRemoved, ProductUpserted
-from infra.catalog import store
-from infra.catalog.live_index import LiveIndex, rebuild
 from infra.config import Settings
 from infra.sqlite import connect_reader, load_offsets
+from readmodels.catalog import store
+from readmodels.catalog.live_index import LiveIndex, rebuild
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,12 @@ class CatalogProcessor(Processor):
         s = self.settings
         n = self._products()
         if self.live is None:
-            self.live = rebuild(self.conn, s.embedder, s.embed_dims, s.hnsw_threshold)
+            self.live = rebuild(self.conn, s.embedder, s.embed_dims, **s.vector_index_params())
             self.fitted_on = n
             self._snapshot()
             return
-        if self._refit is None and n >= s.refit_min_products and n >= s.refit_growth * max(self.fitted_on, 1):
+        if (self._refit is None and self.live.embedder.learns_from_catalogue and n >= s.refit_min_products
+                and n >= s.refit_growth * max(self.fitted_on, 1)):
             self.fitted_on = n
             self._refit = threading.Thread(target=self._build_in_background, name="catalog-refit", daemon=True)
             self._refit.start()
@@ -103,7 +105,7 @@ class CatalogProcessor(Processor):
         started = time.monotonic()
         conn = connect_reader(s.sqlite_path(self.group))
         try:
-            live = rebuild(conn, s.embedder, s.embed_dims, s.hnsw_threshold)
+            live = rebuild(conn, s.embedder, s.embed_dims, **s.vector_index_params())
         except Exception:  # the old index keeps serving; the next growth step tries again
             log.exception("refitting the embedder failed")
             self._refit = None

@@ -1,10 +1,13 @@
 """The learner: clicks, orders and product changes become an ordered log in SQLite (exactly once,
 with the offsets); after each commit the model learns the new log entries, test-then-train.
 
-The model's position in the log (`trained_seq`) travels with its snapshots, so a restart loads
-the newest snapshot and learns only the entries after it: no event is trained on twice, none is
-skipped. Prequential figures are stored with the log position they include, so an entry is
-evaluated once as well. A trending-popularity baseline is evaluated on the same entries.
+For each interaction: first the evaluator asks for the user's list exactly as the API serves it
+(`models.reco.serving`, same exclusions) and scores it, on a sample of entries; then the model
+trains on it; then the evaluator's history moves on. Evaluation asks, it never trains. The model's
+position in the log travels with its snapshots, so a restart loads the newest snapshot and trains
+only on the entries after it: no event is trained on twice, none is skipped. Prequential figures
+are stored with the log position they include, so an entry is evaluated once as well. A trending
+popularity baseline is evaluated on the same entries.
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from consumers.runtime import Processor, Record
+from consumers.processor import Processor, Record
 from events import CLICKS, ORDERS, PRODUCTS
 from infra.config import Settings
-from infra.learner import store
-from infra.learner.model import LiveModel
-from infra.learner.store import LogEntry, read_log
-from infra.sqlite import load_offsets, transaction
+from infra.sqlite import bump_counters, load_offsets, transaction
 from models.reco import Interaction, Prequential, TrendingPopularity
 from models.reco.evaluate import Tally
+from models.reco.serving import UserItems
+from readmodels.learner import log as learner_log
+from readmodels.learner.log import LogEntry, read_log
+from readmodels.learner.model import LiveModel
 
 log = logging.getLogger(__name__)
 
@@ -36,38 +40,45 @@ class LearnerProcessor(Processor):
         self.snapshots = settings.snapshot_dir("learner")
         self.sample_every = settings.prequential_sample_every
         self.conn: sqlite3.Connection | None = None
-        self.live = LiveModel.new()
+        self.live = self._new_model()
         self.popularity = TrendingPopularity()
-        self.pq = {"model": Prequential(k=10, name="model"), "popularity": Prequential(k=10, name="popularity")}
+        policy = settings.reco_exclude
+        self.pq = {name: Prequential(k=10, name=name, policy=policy) for name in ("model", "popularity")}
         self.evaluated_seq = 0
         self.last_snapshot = 0.0  # the first trained batch is saved at once
         self.trained_since_snapshot = 0
 
+    def _new_model(self) -> LiveModel:
+        s = self.settings
+        return LiveModel.new(hnsw_threshold=s.hnsw_threshold, ef_search=s.hnsw_ef_search)
+
     def setup(self, conn: sqlite3.Connection) -> None:
-        store.setup(conn)
+        s = self.settings
+        learner_log.setup(conn)
         self.conn = conn
-        self.live = LiveModel.load_latest(self.snapshots) or LiveModel.new()
+        self.live = (LiveModel.load_latest(self.snapshots, hnsw_threshold=s.hnsw_threshold, ef_search=s.hnsw_ef_search)
+                     or self._new_model())
         # Restore the evaluators: each user's items as of the model's position, and the totals.
-        history = store.user_history(conn, self.live.trained_seq)
-        saved = store.load_prequential(conn)
+        history = learner_log.history(conn, self.live.seq)
+        saved = learner_log.load_prequential(conn)
         for name, pq in self.pq.items():
-            pq.history.users = {u: set(items) for u, items in history.items()}
-            pq.history.items = {i for items in history.values() for i in items}
+            pq.history.users = {u: UserItems(set(items.seen), set(items.bought)) for u, items in history.items()}
+            pq.history.items = {i for items in history.values() for i in items.seen}
             if name in saved:
-                s = saved[name]
-                pq.report.total = Tally(int(s["evaluated"]), int(s["hits"]), float(s["ndcg_sum"]))
-        self.evaluated_seq = min((int(s["seq"]) for s in saved.values()), default=0)
+                figs = saved[name]
+                pq.report.total = Tally(int(figs["evaluated"]), int(figs["hits"]), float(figs["ndcg_sum"]))
+        self.evaluated_seq = min((int(figs["seq"]) for figs in saved.values()), default=0)
         # The baseline is cheap: rebuild it from the log up to the model's position.
         for entry in read_log(conn, 0):
-            if entry.seq > self.live.trained_seq:
+            if entry.seq > self.live.seq:
                 break
-            self._baseline(entry, learn=True)
+            self._baseline(entry)
         log.info("learner: model v%s at log seq %d, %d events trained",
-                 self.live.version, self.live.trained_seq, self.live.model.events_trained)
+                 self.live.version, self.live.seq, self.live.model.events_trained)
         self._train()
 
     def apply(self, conn: sqlite3.Connection, records: Sequence[Record]) -> dict[str, int]:
-        added = sum(store.append(conn, r.event) for r in records)
+        added = sum(learner_log.append(conn, r.event) for r in records)
         return {"log_entries": added}
 
     def after_commit(self, records: Sequence[Record]) -> None:
@@ -82,40 +93,55 @@ class LearnerProcessor(Processor):
         ):
             self.snapshot()
 
-    def _baseline(self, entry: LogEntry, learn: bool) -> None:
-        """Item changes for the popularity baseline (interactions are learned via the evaluator)."""
+    def _baseline(self, entry: LogEntry) -> None:
         if entry.kind == "item":
             p = entry.product()
             self.popularity.add_item(p.product_id, p.category_path[-1] if p.category_path else None,
                                      in_stock=p.stock > 0)
         elif entry.kind == "remove":
             self.popularity.remove_item(entry.item_id)
-        elif learn:
+        else:
             self.popularity.learn_one(entry.interaction())
+
+    def _learn(self, entry: LogEntry) -> None:
+        """Test (on a sample), then train, then observe: one entry."""
+        if not entry.is_interaction:
+            self.live.apply(entry, train=True)
+            self._baseline(entry)
+            return
+        x: Interaction = entry.interaction()
+        if entry.seq > self.evaluated_seq and entry.seq % self.sample_every == 0:
+            self.pq["model"].test(self.live.model, x)
+            self.pq["popularity"].test(self.popularity, x)
+        self.live.apply(entry, train=True)
+        self._baseline(entry)
+        for pq in self.pq.values():
+            pq.observe(x)
 
     def _train(self) -> None:
         assert self.conn is not None
-        seq_before = self.live.trained_seq
-
-        def on_interaction(interaction: Interaction, entry: LogEntry) -> None:
-            evaluate = entry.seq > self.evaluated_seq and entry.seq % self.sample_every == 0
-            self.pq["model"].update(self.live.model, interaction, evaluate)
-            self.pq["popularity"].update(self.popularity, interaction, evaluate)
-
-        for entry in read_log(self.conn, self.live.trained_seq):
-            if entry.kind in ("item", "remove"):
-                self._baseline(entry, learn=False)
-            self.live.apply(entry, on_interaction)
-        n = self.live.trained_seq - seq_before
+        seq_before = self.live.seq
+        failures = 0
+        for entry in read_log(self.conn, self.live.seq):
+            try:
+                self._learn(entry)
+            except Exception:  # one entry the model cannot take must not stop the learner
+                failures += 1
+                self.live.seq = entry.seq
+                log.exception("learner: could not learn log entry %d (%s %s); skipped", entry.seq, entry.kind,
+                              entry.item_id)
+        n = self.live.seq - seq_before
         if n <= 0:
             return
         self.trained_since_snapshot += n
-        self.evaluated_seq = max(self.evaluated_seq, self.live.trained_seq)
+        self.evaluated_seq = max(self.evaluated_seq, self.live.seq)
         with transaction(self.conn):
+            if failures:
+                bump_counters(self.conn, {"train_failures": failures})
             for name, pq in self.pq.items():
                 r = pq.report
-                store.save_prequential(
-                    self.conn, name, self.live.trained_seq, r.total.n, r.total.hits, r.total.ndcg_sum,
+                learner_log.save_prequential(
+                    self.conn, name, self.live.seq, r.total.n, r.total.hits, r.total.ndcg_sum,
                     r.window_hit_rate if r.total.n else None, r.window_ndcg if r.total.n else None,
                 )
 
@@ -124,11 +150,14 @@ class LearnerProcessor(Processor):
         offsets = {f"{t}:{p}": o for (t, p), o in load_offsets(self.conn).items()}
         metrics = {name: {"evaluated": pq.report.total.n, "hr10": pq.report.hit_rate, "ndcg10": pq.report.ndcg}
                    for name, pq in self.pq.items()}
-        version = self.live.save(self.snapshots, offsets, extra={"prequential": metrics})
+        try:
+            version = self.live.save(self.snapshots, offsets, extra={"prequential": metrics})
+        except FileExistsError:  # another process of this group saved the same version first
+            return
         self.last_snapshot = time.monotonic()
         self.trained_since_snapshot = 0
         log.info("model snapshot v%d: %d events trained, log seq %d",
-                 version, self.live.model.events_trained, self.live.trained_seq)
+                 version, self.live.model.events_trained, self.live.seq)
 
     def close(self) -> None:
         if self.trained_since_snapshot:

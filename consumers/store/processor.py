@@ -1,28 +1,14 @@
-"""Applies product, click and order events to the `store` group's SQLite file, idempotently.
-
-Every insert is keyed by the event's (or order's) id, and the per-user counters move only when the
-insert happened, so an event delivered twice is counted once.
-"""
+"""The `store` group: product, click and order events into the shop's record (`readmodels.store`)."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
-from decimal import Decimal
-from importlib.resources import files
 
-from consumers.runtime import Processor, Record
-from events import CLICKS, ORDERS, PRODUCTS, Click, Order, ProductRemoved, ProductUpserted
-
-
-def cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
-
-
-def _ts(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
+from consumers.processor import Processor, Record
+from events import CLICKS, ORDERS, PRODUCTS
+from readmodels.store import store
 
 
 class StoreProcessor(Processor):
@@ -30,113 +16,8 @@ class StoreProcessor(Processor):
     topics = (PRODUCTS, CLICKS, ORDERS)
 
     def setup(self, conn: sqlite3.Connection) -> None:
-        conn.executescript(files("consumers.store").joinpath("schema.sql").read_text())
+        store.setup(conn)
 
     def apply(self, conn: sqlite3.Connection, records: Sequence[Record]) -> dict[str, int]:
-        counts = {"products_upserted": 0, "products_removed": 0, "clicks": 0, "orders": 0}
-        for record in records:
-            event = record.event
-            payload = event.payload
-            at = event.event_time.timestamp()
-            if isinstance(payload, ProductUpserted):
-                self._upsert_product(conn, payload, at, str(event.event_id))
-                counts["products_upserted"] += 1
-            elif isinstance(payload, ProductRemoved):
-                conn.execute(
-                    "UPDATE products SET removed = 1, updated_at = ?, last_event_id = ? "
-                    "WHERE product_id = ? AND updated_at <= ?",
-                    (at, str(event.event_id), payload.product_id, at),
-                )
-                counts["products_removed"] += 1
-            elif isinstance(payload, Click):
-                if self._insert_click(conn, payload, str(event.event_id), at, _ts(event.produce_time)):
-                    counts["clicks"] += 1
-            elif isinstance(payload, Order) and self._insert_order(
-                conn, payload, str(event.event_id), at, _ts(event.produce_time)
-            ):
-                counts["orders"] += 1
-        return counts
-
-    @staticmethod
-    def _upsert_product(conn: sqlite3.Connection, p: ProductUpserted, at: float, event_id: str) -> None:
-        """Last writer wins by event time, so a late older event cannot undo a newer one."""
-        leaf = p.category_path[-1] if p.category_path else ""
-        conn.execute(
-            """INSERT INTO products (product_id, name, description, category_path, category, brand,
-                   price_cents, attributes, removed, created_at, updated_at, last_event_id)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
-               ON CONFLICT (product_id) DO UPDATE SET
-                   name = excluded.name, description = excluded.description,
-                   category_path = excluded.category_path, category = excluded.category,
-                   brand = excluded.brand, price_cents = excluded.price_cents,
-                   attributes = excluded.attributes, removed = 0,
-                   created_at = min(created_at, excluded.created_at),
-                   updated_at = excluded.updated_at, last_event_id = excluded.last_event_id
-               WHERE excluded.updated_at >= products.updated_at""",
-            (
-                p.product_id, p.name, p.description, json.dumps(p.category_path), leaf, p.brand,
-                cents(p.price), json.dumps(p.attributes, sort_keys=True), at, at, event_id,
-            ),
-        )
-        sold_after = conn.execute(
-            "SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o USING (order_id) "
-            "WHERE l.product_id = ? AND o.event_time > ?",
-            (p.product_id, at),
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO inventory (product_id, base_stock, base_time, sold_since) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (product_id) DO UPDATE SET base_stock = excluded.base_stock, "
-            "base_time = excluded.base_time, sold_since = excluded.sold_since "
-            "WHERE excluded.base_time >= inventory.base_time",
-            (p.product_id, p.stock, at, sold_after),
-        )
-
-    @staticmethod
-    def _touch_user(conn: sqlite3.Connection, user_id: str, at: float) -> None:
-        conn.execute(
-            "INSERT INTO users (user_id, first_seen, last_seen) VALUES (?, ?, ?) "
-            "ON CONFLICT (user_id) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen), "
-            "last_seen = max(last_seen, excluded.last_seen)",
-            (user_id, at, at),
-        )
-
-    def _insert_click(
-        self, conn: sqlite3.Connection, c: Click, event_id: str, at: float, produced: float | None
-    ) -> bool:
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO clicks (event_id, user_id, product_id, session_id, source, position, "
-            "query, event_time, produce_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (event_id, c.user_id, c.product_id, c.session_id, c.source.value, c.position, c.query, at, produced),
-        )
-        if cur.rowcount == 0:
-            return False
-        self._touch_user(conn, c.user_id, at)
-        conn.execute("UPDATE users SET clicks = clicks + 1 WHERE user_id = ?", (c.user_id,))
-        return True
-
-    def _insert_order(
-        self, conn: sqlite3.Connection, o: Order, event_id: str, at: float, produced: float | None
-    ) -> bool:
-        total = cents(o.total)
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO orders (order_id, event_id, user_id, session_id, total_cents, line_count, "
-            "event_time, produce_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (o.order_id, event_id, o.user_id, o.session_id, total, len(o.lines), at, produced),
-        )
-        if cur.rowcount == 0:
-            return False
-        conn.executemany(
-            "INSERT INTO order_lines (order_id, line_no, product_id, quantity, unit_price_cents) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(o.order_id, i, ln.product_id, ln.quantity, cents(ln.unit_price)) for i, ln in enumerate(o.lines)],
-        )
-        conn.executemany(
-            "UPDATE inventory SET sold_since = sold_since + ? WHERE product_id = ? AND base_time < ?",
-            [(ln.quantity, ln.product_id, at) for ln in o.lines],
-        )
-        self._touch_user(conn, o.user_id, at)
-        conn.execute(
-            "UPDATE users SET orders = orders + 1, spent_cents = spent_cents + ? WHERE user_id = ?",
-            (total, o.user_id),
-        )
-        return True
+        moved = Counter(name for r in records if (name := store.apply_event(conn, r.event)) is not None)
+        return {"products_upserted": 0, "products_removed": 0, "clicks": 0, "orders": 0, **moved}

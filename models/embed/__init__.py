@@ -1,4 +1,4 @@
-"""Text embedders behind one interface (:class:`Embedder`), persisted as ``.npz`` + JSON.
+"""Text embedders behind one interface (:class:`Embedder`), their parameters as data (numpy + JSON).
 
 * :class:`LsaEmbedder` — TF-IDF over NLTK-analysed text + TruncatedSVD (64/128/256 dims…).
 * :class:`HashingEmbedder` — HashingVectorizer + fixed sparse random projection; no fit needed,
@@ -9,7 +9,7 @@
   imports without them, and creating or loading a MiniLM embedder without them raises
   :class:`MiniLMUnavailableError`.
 
-Load any saved embedder with ``Embedder.load(path)`` (dispatches on the stored ``kind``).
+Rebuild any embedder from its ``state()`` with ``Embedder.from_state`` (dispatches on the stored ``kind``).
 """
 
 from models.embed.base import Embedder, FloatMatrix, l2_normalize

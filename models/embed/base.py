@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any, ClassVar, Self, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,7 +13,7 @@ __all__ = ["Embedder", "FloatMatrix", "l2_normalize"]
 
 FloatMatrix = NDArray[np.float32]
 
-#: Bumped when the on-disk layout of ``save``/``load`` changes.
+#: Bumped when the layout of ``state`` changes.
 FORMAT_VERSION = 1
 
 
@@ -42,6 +38,9 @@ class Embedder(ABC):
     """
 
     kind: ClassVar[str]
+    #: Whether ``fit`` learns from the catalogue (then a grown catalogue is worth a refit); a
+    #: fixed, pretrained or data-independent embedder says False and is never refitted.
+    learns_from_catalogue: ClassVar[bool] = False
     _registry: ClassVar[dict[str, type[Embedder]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -90,48 +89,22 @@ class Embedder(ABC):
     def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Self:
         """Rebuild a model from :meth:`to_arrays` output."""
 
-    # --- persistence -------------------------------------------------------------------------
+    # --- parameters as data --------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str]) -> tuple[Path, Path]:
-        """Write ``<path>.npz`` and ``<path>.json`` atomically (temp file, then ``os.replace``).
-
-        The JSON is written last, so a reader that finds it finds a complete ``.npz``.
-        Returns the two paths.
-        """
-        base = Path(path)
-        if base.suffix in (".npz", ".json"):
-            base = base.with_suffix("")
-        base.parent.mkdir(parents=True, exist_ok=True)
+    def state(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
+        """``(arrays, meta)`` to store: numpy arrays (never object dtype, so no pickle is needed to
+        read them back) and JSON-able meta naming the kind and version."""
         arrays, meta = self.to_arrays()
         for name, arr in arrays.items():
             if np.asarray(arr).dtype == object:
                 raise TypeError(f"array {name!r} has object dtype; it would need pickle")
-        full_meta = {"format_version": FORMAT_VERSION, "kind": self.kind, "version": self.version,
-                     "dim": self.dim, **meta}
-        npz_path = base.with_name(base.name + ".npz")
-        json_path = base.with_name(base.name + ".json")
-        atomic_write(npz_path, lambda f: np.savez(f, **cast(dict[str, Any], arrays)))
-        atomic_write(json_path, lambda f: f.write(json.dumps(full_meta, indent=2, sort_keys=True).encode()))
-        return npz_path, json_path
+        return arrays, {"format_version": FORMAT_VERSION, "kind": self.kind, "version": self.version,
+                        "dim": self.dim, **meta}
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Embedder:
-        """Load what :meth:`save` wrote (``<path>.npz`` + ``<path>.json``), never unpickling.
-
-        Called on :class:`Embedder` it dispatches on the stored ``kind``; called on a subclass
-        it also checks that the stored kind matches.
-        """
-        base = Path(path)
-        if base.suffix in (".npz", ".json"):
-            base = base.with_suffix("")
-        meta = json.loads(base.with_name(base.name + ".json").read_text())
-        with np.load(base.with_name(base.name + ".npz"), allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        return cls.from_saved(arrays, meta)
-
-    @classmethod
-    def from_saved(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Embedder:
-        """Dispatch ``(arrays, meta)`` to the registered subclass named by ``meta["kind"]``."""
+    def from_state(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Embedder:
+        """Rebuild what :meth:`state` returned, dispatching on the stored ``kind``; called on a
+        subclass it also checks that the stored kind matches, and always that the version does."""
         kind = meta.get("kind")
         if not isinstance(kind, str) or kind not in Embedder._registry:
             raise ValueError(f"unknown embedder kind {kind!r}")
@@ -146,17 +119,3 @@ class Embedder(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(version={self.version!r}, dim={self.dim})"
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers see all or nothing."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -45,6 +45,7 @@ class LsaEmbedder(Embedder):
     """
 
     kind: ClassVar[str] = "lsa"
+    learns_from_catalogue: ClassVar[bool] = True
 
     def __init__(
         self,

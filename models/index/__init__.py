@@ -1,34 +1,9 @@
-"""FAISS vector index (flat → HNSW by size, tombstones, rebuilds) and atomic snapshots.
+"""FAISS vector index: flat while small, HNSW by size, tombstones and rebuilds.
 
->>> import numpy as np, tempfile
->>> idx = VectorIndex(dim=3)
->>> idx.add([1, 2], np.eye(3, dtype=np.float32)[:2])
->>> d = tempfile.mkdtemp()
->>> info = idx.save(d, embedder_version="hashing-test", offsets={"products": {"0": 41}})
->>> snap = load_latest(d)
->>> snap.info.version, snap.info.offsets, len(snap.index), snap.index.search(np.eye(3)[1], 1)[0].tolist()
-(1, {'products': {'0': 41}}, 2, [2])
+Its files (FAISS's own format, and numpy labels for HNSW) are written into versioned snapshots by
+the catalog read model (``readmodels.catalog.live_index``) through ``infra.snapshots``.
 """
 
-from models.index.snapshot import (
-    Snapshot,
-    SnapshotInfo,
-    list_snapshots,
-    load_latest,
-    load_snapshot,
-    prune_snapshots,
-    save_snapshot,
-)
 from models.index.vector_index import IndexKind, VectorIndex
 
-__all__ = [
-    "IndexKind",
-    "Snapshot",
-    "SnapshotInfo",
-    "VectorIndex",
-    "list_snapshots",
-    "load_latest",
-    "load_snapshot",
-    "prune_snapshots",
-    "save_snapshot",
-]
+__all__ = ["IndexKind", "VectorIndex"]

@@ -1,4 +1,4 @@
-"""A FAISS vector index keyed by int64 product ids, with upserts, removals and snapshots.
+"""A FAISS vector index keyed by int64 product ids, with upserts, removals and rebuilds.
 
 Two layouts, chosen by size:
 
@@ -29,17 +29,13 @@ The instance is thread-safe (one lock around mutations and searches).
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Literal
 
 import faiss
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-
-if TYPE_CHECKING:
-    from models.index.snapshot import SnapshotInfo
 
 __all__ = ["IndexKind", "VectorIndex"]
 
@@ -354,36 +350,27 @@ class VectorIndex:
             out_scores[r, :n] = scores[r][valid]
         return out_ids, out_scores
 
-    # --- snapshots -----------------------------------------------------------------------------
+    # --- persistence (the snapshot files are written by the caller: readmodels.catalog) ----------
 
-    def save(self, directory: str | os.PathLike[str], *, embedder_version: str,
-             offsets: Mapping[str, Any] | None = None, version: int | None = None,
-             extra: Mapping[str, Any] | None = None) -> SnapshotInfo:
-        """Atomic versioned snapshot; see :func:`models.index.snapshot.save_snapshot`."""
-        from models.index.snapshot import save_snapshot
+    SETTINGS: tuple[str, ...] = ("hnsw_threshold", "hnsw_m", "ef_search", "ef_construction",
+                                 "rebuild_dead_fraction", "min_dead_for_rebuild", "auto_rebuild")
 
-        return save_snapshot(self, directory, embedder_version=embedder_version, offsets=offsets,
-                             version=version, extra=extra)
+    def settings(self) -> dict[str, Any]:
+        """The constructor parameters, to store beside the files (JSON-able)."""
+        return {name: getattr(self, name) for name in self.SETTINGS}
 
-    @classmethod
-    def load(cls, sidecar: str | os.PathLike[str], *, verify: bool = True) -> VectorIndex:
-        """Load one snapshot by its ``.json`` sidecar (see :func:`models.index.load_latest`)."""
-        from models.index.snapshot import load_snapshot
-
-        return load_snapshot(sidecar, verify=verify).index
-
-    # --- snapshot support (used by models.index.snapshot) --------------------------------------
-
-    def _export(self) -> tuple[Any, IdArray | None]:
-        """The FAISS index to write and, for HNSW, the slot labels (``-1`` = tombstone)."""
-        if self._kind == "flat":
-            return self._flat, None
-        return self._hnsw, self._labels.copy()
+    def export(self) -> tuple[Any, IdArray | None]:
+        """The FAISS index to write with ``faiss.write_index`` and, for HNSW, the slot labels
+        (``-1`` = tombstone) to write with ``np.save``. Take it while no other thread mutates."""
+        with self._lock:
+            if self._kind == "flat":
+                return self._flat, None
+            return self._hnsw, self._labels.copy()
 
     @classmethod
-    def _from_export(cls, index: Any, labels: IdArray | None, **settings: Any) -> VectorIndex:
-        """Rebuild an instance around a FAISS index read from disk."""
-        out = cls(int(index.d), **settings)
+    def from_export(cls, index: Any, labels: IdArray | None, **settings: Any) -> VectorIndex:
+        """Rebuild an instance around a FAISS index read from disk (``faiss.read_index``)."""
+        out = cls(int(index.d), **{k: v for k, v in settings.items() if k in cls.SETTINGS})
         if labels is None:
             out._reset("flat")
             out._flat = index

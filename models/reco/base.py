@@ -7,8 +7,9 @@ Items are made known through ``add_item`` / ``remove_item`` / ``set_in_stock``; 
 out-of-stock item is never recommended.
 
 An interaction with an item the recommender has not been told about registers the item implicitly
-(a click can overtake the product event: they travel on different topics). It is recommendable
-until it is removed or marked out of stock; ``add_item`` later fills in its metadata.
+(a click can overtake the product event: they travel on different topics), so what it teaches is
+kept; but the item is not recommended until ``add_item`` lists it: a click on a product id that
+does not exist must never make it "popular now".
 
 >>> from models.reco.trending import TrendingPopularity
 >>> model = TrendingPopularity(half_life=3600.0)
@@ -178,7 +179,7 @@ class ItemCatalog:
 
     @property
     def active(self) -> BoolArray:
-        """False for removed items and for items only seen in interactions then removed."""
+        """Listed: added with ``upsert`` and not removed since (items only seen in interactions are not)."""
         return self._active[: len(self.ids)]
 
     @property
@@ -232,7 +233,7 @@ class ItemCatalog:
         self._cap = cap
 
     def ensure(self, item_id: str, ts: float | None = None) -> int:
-        """Index of ``item_id``, registering it (active, in stock, no metadata) if unknown."""
+        """Index of ``item_id``, registering it (not listed, no metadata) if unknown."""
         idx = self.index.get(item_id)
         if idx is not None:
             return idx
@@ -241,7 +242,7 @@ class ItemCatalog:
             self._grow()
         self.ids.append(item_id)
         self.index[item_id] = idx
-        self._active[idx] = True
+        self._active[idx] = False
         self._in_stock[idx] = True
         self._added_ts[idx] = np.nan if ts is None else ts
         return idx
@@ -398,6 +399,12 @@ class Recommender(ABC):
     @abstractmethod
     def learn_one(self, interaction: Interaction) -> None:
         """Update the model with one interaction. Cheap, and deterministic given the seed."""
+
+    def observe(self, interaction: Interaction) -> None:
+        """Update the state that serving reads, without training learned parameters. Models whose
+        whole state is counts (the baselines) learn and observe alike; see
+        :meth:`~models.reco.online.OnlineRecommender.observe` for one that differs."""
+        self.learn_one(interaction)
 
     @abstractmethod
     def recommend(self, user_id: str, k: int, exclude: set[str] | None = None) -> list[Recommendation]:

@@ -122,11 +122,11 @@ class FaissContent:
     1
     """
 
-    def __init__(self, dim: int, hnsw_threshold: int = 50_000) -> None:
+    def __init__(self, dim: int, hnsw_threshold: int = 50_000, ef_search: int = 128) -> None:
         from models.index import VectorIndex
 
         self.dim = dim
-        self._index = VectorIndex(dim, hnsw_threshold=hnsw_threshold, ef_search=128)
+        self._index = VectorIndex(dim, hnsw_threshold=hnsw_threshold, ef_search=ef_search)
         self._key_of: dict[str, int] = {}
         self._id_of: list[str] = []
 

@@ -1,9 +1,10 @@
 """Prequential ("test, then train") evaluation of recommenders on an interaction stream.
 
-For each interaction ``(user, item)``: first ask ``recommend(user, k, exclude=items the user
-already has)`` and record a hit if ``item`` is in the top ``k`` and NDCG@k (one relevant item:
-``1 / log2(rank + 2)`` with rank from 0), then ``learn_one``. Interactions with an item the user
-already has cannot be hits (it is excluded) and are skipped by default (still learned).
+For each interaction ``(user, item)``: first ask for the user's top ``k`` exactly as it is served
+(:func:`models.reco.serving.serve`, by default without the items the user already has) and record
+a hit if ``item`` is in it, and NDCG@k (one relevant item: ``1 / log2(rank + 2)`` with rank from
+0); then the model learns it. Interactions with an item the user already has cannot be hits (it
+is excluded) and are skipped by default (still learned).
 
 Figures come as totals, over a rolling window of the last evaluations, and split by cold users
 (no earlier interaction in the stream) / warm users and by cold items (nobody touched it before).
@@ -11,7 +12,9 @@ Figures come as totals, over a rolling window of the last evaluations, and split
 >>> from models.reco.trending import TrendingPopularity
 >>> stream = [Interaction("u1", "a", "click", 1.0, 0.0), Interaction("u2", "a", "click", 1.0, 1.0),
 ...           Interaction("u2", "b", "click", 1.0, 2.0), Interaction("u3", "a", "click", 1.0, 3.0)]
->>> report = run_prequential({"trending": TrendingPopularity()}, stream, k=1)["trending"]
+>>> model = TrendingPopularity()
+>>> model.add_item("a"); model.add_item("b")
+>>> report = run_prequential({"trending": model}, stream, k=1)["trending"]
 >>> report.evaluated, report.hits, report.hit_rate, report.cold_users.hits, report.warm_users.n
 (4, 2, 0.5, 2, 1)
 """
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.reco.base import Interaction, Recommender
+from models.reco.serving import DEFAULT_EXCLUDE, ExcludePolicy, UserItems, serve
 
 
 @dataclass
@@ -165,76 +169,81 @@ class PrequentialReport:
 class StreamHistory:
     """What the stream has shown so far: each user's items, and the items anyone touched."""
 
-    users: dict[str, set[str]] = field(default_factory=dict)
+    users: dict[str, UserItems] = field(default_factory=dict)
     items: set[str] = field(default_factory=set)
 
     def add(self, interaction: Interaction) -> None:
-        self.users.setdefault(interaction.user_id, set()).add(interaction.item_id)
+        self.users.setdefault(interaction.user_id, UserItems()).add(interaction)
         self.items.add(interaction.item_id)
 
+    def of(self, user_id: str) -> UserItems:
+        return self.users.get(user_id) or UserItems()
 
-_EMPTY: frozenset[str] = frozenset()
 
-
-def evaluate_one(model: Recommender, interaction: Interaction, k: int, history: StreamHistory) -> tuple[Outcome, float]:
-    """Ask ``model`` for the user's top ``k`` (excluding what they have); return outcome, seconds."""
-    owned = history.users.get(interaction.user_id)
+def evaluate_one(model: Recommender, interaction: Interaction, k: int, history: StreamHistory,
+                 policy: ExcludePolicy = DEFAULT_EXCLUDE) -> tuple[Outcome, float]:
+    """Ask ``model`` for the user's list as served (:func:`~models.reco.serving.serve`); return
+    the outcome for ``interaction``'s item and the seconds the answer took."""
+    owned = history.of(interaction.user_id)
     start = time.perf_counter()
-    recs = model.recommend(interaction.user_id, k, exclude=owned)
+    recs = serve(model, interaction.user_id, k, policy, owned)
     elapsed = time.perf_counter() - start
     rank = next((r for r, rec in enumerate(recs[:k]) if rec.item_id == interaction.item_id), None)
-    outcome = Outcome(rank, cold_user=not owned, cold_item=interaction.item_id not in history.items, k=k)
+    outcome = Outcome(rank, cold_user=not owned.seen, cold_item=interaction.item_id not in history.items, k=k)
     return outcome, elapsed
 
 
 class Prequential:
     """Prequential evaluation of one model, fed one interaction at a time (e.g. by the learner).
 
+    Evaluation asks; it does not train. The caller runs test, then train, then observe:
+
     >>> from models.reco.trending import TrendingPopularity
     >>> p, m = Prequential(k=10), TrendingPopularity()
-    >>> p.update(m, Interaction("u1", "a", "click", 1.0, 0.0)).hit
-    False
-    >>> p.update(m, Interaction("u2", "a", "click", 1.0, 1.0)).hit
-    True
-    >>> p.report.hit_rate
-    0.5
+    >>> m.add_item("a")
+    >>> for user in ("u1", "u2"):
+    ...     x = Interaction(user, "a", "click", 1.0, 0.0)
+    ...     outcome = p.test(m, x)
+    ...     m.learn_one(x)
+    ...     p.observe(x)
+    >>> outcome.hit, p.report.hit_rate
+    (True, 0.5)
     """
 
-    def __init__(self, k: int = 10, window: int = 1_000, skip_repeats: bool = True, name: str = "model") -> None:
+    def __init__(self, k: int = 10, window: int = 1_000, skip_repeats: bool = True, name: str = "model",
+                 policy: ExcludePolicy = DEFAULT_EXCLUDE) -> None:
         self.k = k
         self.skip_repeats = skip_repeats
+        self.policy = policy
         self.history = StreamHistory()
         self.report = PrequentialReport(name, k, window)
 
-    def update(self, model: Recommender, interaction: Interaction, evaluate: bool = True) -> Outcome | None:
-        """Evaluate (unless ``evaluate`` is False or it is a repeat), then learn; return the outcome."""
-        outcome = _step(model, interaction, self.k, self.history, self.report, evaluate, self.skip_repeats)
+    def test(self, model: Recommender, interaction: Interaction) -> Outcome | None:
+        """Score the list ``model`` serves the user now against ``interaction``'s item (None for
+        a repeat of an item the user already has, when repeats are skipped)."""
+        return _test(model, interaction, self.k, self.history, self.report, self.skip_repeats, self.policy)
+
+    def observe(self, interaction: Interaction) -> None:
+        """Add ``interaction`` to the history that exclusions and cold-start splits read."""
         self.history.add(interaction)
-        return outcome
 
 
-def _step(
-    model: Recommender,
-    interaction: Interaction,
-    k: int,
-    history: StreamHistory,
-    report: PrequentialReport,
-    evaluate: bool,
-    skip_repeats: bool,
-) -> Outcome | None:
-    outcome: Outcome | None = None
-    repeat = interaction.item_id in history.users.get(interaction.user_id, _EMPTY)
-    if evaluate and repeat and skip_repeats:
+def _test(model: Recommender, interaction: Interaction, k: int, history: StreamHistory, report: PrequentialReport,
+          skip_repeats: bool, policy: ExcludePolicy) -> Outcome | None:
+    if skip_repeats and interaction.item_id in history.of(interaction.user_id).seen:
         report.skipped_repeats += 1
-    elif evaluate:
-        outcome, seconds = evaluate_one(model, interaction, k, history)
-        report.recommend_seconds += seconds
-        report.record(outcome)
+        return None
+    outcome, seconds = evaluate_one(model, interaction, k, history, policy)
+    report.recommend_seconds += seconds
+    report.record(outcome)
+    return outcome
+
+
+def _learn(model: Recommender, interaction: Interaction, report: PrequentialReport) -> None:
     start = time.perf_counter()
     model.learn_one(interaction)
     report.learn_seconds += time.perf_counter() - start
     report.learned += 1
-    return outcome
 
 
 def run_prequential(
@@ -245,6 +254,7 @@ def run_prequential(
     window: int = 1_000,
     skip_repeats: bool = True,
     progress: Callable[[int, dict[str, PrequentialReport]], None] | None = None,
+    policy: ExcludePolicy = DEFAULT_EXCLUDE,
     progress_every: int = 10_000,
 ) -> dict[str, PrequentialReport]:
     """Evaluate several models on the same stream in one pass.
@@ -260,7 +270,9 @@ def run_prequential(
     for n, interaction in enumerate(interactions, start=1):
         evaluate = (n - 1) % sample_every == 0
         for name, model in models.items():
-            _step(model, interaction, k, history, reports[name], evaluate, skip_repeats)
+            if evaluate:
+                _test(model, interaction, k, history, reports[name], skip_repeats, policy)
+            _learn(model, interaction, reports[name])
         history.add(interaction)
         if progress is not None and n % progress_every == 0:
             progress(n, reports)

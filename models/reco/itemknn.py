@@ -7,6 +7,7 @@ user has (their history is live, the similarities are as stale as the last retra
 item-item matrix is ever built. Users with nothing similar get popular items (live counts).
 
 >>> m = ItemKNN(retrain_every=4)
+>>> m.add_item("a"); m.add_item("b")
 >>> for u, i in [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b")]:
 ...     m.learn_one(Interaction(u, i, "click", 1.0, 0.0))
 >>> m.learn_one(Interaction("u3", "a", "click", 1.0, 1.0))

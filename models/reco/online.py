@@ -21,8 +21,14 @@ Ranker
 
 Item cold start
     The ranker learns from interactions, so it has little reason to rank an item nobody touched:
-    when the top ``k`` holds no such item, its last place goes to the new item most similar to the
-    user's profile, if similar enough (``OnlineConfig.new_item_*``).
+    when the top ``k`` holds no item listed recently (by event time), its last place goes to the
+    new item most similar to the user's profile, if it matches the user better than the item it
+    displaces (``OnlineConfig.new_item_*``).
+
+Training and serving
+    :meth:`OnlineRecommender.learn_one` trains the ranker and updates the state;
+    :meth:`OnlineRecommender.observe` only updates the state, for a copy that serves but must not
+    train (only the learner trains).
 
 Everything is parameters-as-data: :meth:`OnlineRecommender.state` returns a JSON-able dict and a
 dict of numpy arrays, and :meth:`OnlineRecommender.from_state` rebuilds an identical model.
@@ -137,7 +143,7 @@ class OnlineConfig:
     train_on_repeats: bool = False  # learn the ranker from items the user already had (see notes)
     reachable_positives_only: bool = True  # learn only when the item was among the candidates
     new_item_slot: bool = True  # give the last place to a new item matching the profile (see recommend)
-    new_item_max_interactions: int = 0  # "new": at most this many interactions so far
+    new_item_max_age: float = 3 * 86_400.0  # "new": listed at most this long before the clock
     new_item_min_similarity: float = 0.5  # cosine with the user's profile vector
     batch_size: int = 64  # interactions per partial_fit call
     alpha: float = 1e-4
@@ -212,7 +218,8 @@ class OnlineRecommender(Recommender):
         self.config = cfg
         self.content_factory = content_factory
         self.content: ContentCandidates | None = None
-        self.events_trained = 0
+        self.events_trained = 0  # interactions the ranker was trained on (learn_one)
+        self.events_seen = 0  # interactions in the state (learn_one and observe)
         self.rng = np.random.default_rng(cfg.seed)
         self.trend = DecayedCounts(cfg.trend_half_life)
         self._user_rate = math.log(2.0) / cfg.user_half_life
@@ -267,16 +274,29 @@ class OnlineRecommender(Recommender):
 
     # -- learning ----------------------------------------------------------------------------------
     def learn_one(self, interaction: Interaction) -> None:
-        x = interaction
+        """Train the ranker on ``interaction`` (feature rows as of before it), then :meth:`observe` it."""
+        idx = self._register(interaction)
+        self._add_training_rows(self.users.get(interaction.user_id), idx)
+        self._update_state(interaction, idx)
+        self.events_trained += 1
+
+    def observe(self, interaction: Interaction) -> None:
+        """Update what serving reads -- the item's counts and trend, co-occurrence, the user's
+        recent items and profile -- without training the ranker. A copy that only serves (the
+        API) follows the learner this way between the learner's snapshots: its state equals the
+        learner's at the same log position, only the ranker's weights are the snapshot's."""
+        self._update_state(interaction, self._register(interaction))
+
+    def _register(self, x: Interaction) -> int:
         cat = self.catalog
         is_new_item = x.item_id not in cat.index
         idx = cat.ensure(x.item_id, x.ts)
         if is_new_item:
             self._item_changed(idx)
         self._tick(x.ts)
-        user = self.users.get(x.user_id)
-        self._add_training_rows(user, idx)
+        return idx
 
+    def _update_state(self, x: Interaction, idx: int) -> None:
         # item-side state
         self._count[idx] += 1.0
         self._count_max = max(self._count_max, float(self._count[idx]))
@@ -285,13 +305,14 @@ class OnlineRecommender(Recommender):
             self._last_seen[idx] = x.ts
 
         # user-side state
+        user = self.users.get(x.user_id)
         if user is None:
-            user = _User(x.ts, cat.dim or 0)
+            user = _User(x.ts, self.catalog.dim or 0)
             self.users[x.user_id] = user
         is_order = x.kind == "order"
         self._update_cooc(user, idx, is_order, x.session_id)
         self._update_user(user, idx, x, is_order)
-        self.events_trained += 1
+        self.events_seen += 1
 
     def _update_cooc(self, user: _User, idx: int, is_order: bool, session: str | None) -> None:
         cfg = self.config
@@ -624,32 +645,45 @@ class OnlineRecommender(Recommender):
         w, b = self.weights()
         scores = x @ w + b
         top = top_k_indices(scores, k).tolist()
-        new_slot = self._new_item_slot(cands, x, top, scores)
         out: list[Recommendation] = []
         for t in top:
             item = int(cands[t])
-            reason = self._new_reason(item) if t == new_slot else self._reason(ctx, item, x[t] * w)
-            out.append(Recommendation(ids[item], float(scores[t]), reason))
+            out.append(Recommendation(ids[item], float(scores[t]), self._reason(ctx, item, x[t] * w)))
+        new = self._new_item_for(ctx, mask, [int(cands[t]) for t in top])
+        if new is not None and len(out) == k:
+            # It scores no higher than the item it displaces, so the answer stays sorted.
+            out[-1] = Recommendation(ids[new], out[-1].score, self._new_reason(new))
+        elif new is not None:
+            out.append(Recommendation(ids[new], out[-1].score if out else 0.0, self._new_reason(new)))
         return out
 
-    def _new_item_slot(self, cands: IntArray, x: FloatArray, top: list[int], scores: FloatArray) -> int:
+    def new_items(self) -> IntArray:
+        """Items listed within ``new_item_max_age`` of event time before the clock."""
+        cat = self.catalog
+        if self.clock is None:
+            return np.empty(0, dtype=np.int64)
+        return np.flatnonzero(cat.added_ts >= self.clock - self.config.new_item_max_age).astype(np.int64)
+
+    def _new_item_for(self, ctx: _Context, mask: npt.NDArray[np.bool_], top: list[int]) -> int | None:
         """Item cold start: the ranker learns from interactions, so it has little reason to rank an
-        item nobody has touched. If the top ``k`` has no such item, the last place goes to the new
-        candidate most similar to the user's profile (if similar enough). It scores no higher than
-        the item it replaces, so the answer stays sorted. Returns its index in ``cands`` or -1."""
+        item nobody has touched yet. When the answer holds no new item (see :meth:`new_items`),
+        the new item that best matches the user's profile takes the last place -- only if it
+        matches the profile (cosine >= ``new_item_min_similarity``) and matches it better than the
+        item it displaces."""
         cfg = self.config
-        if not cfg.new_item_slot or not top:
-            return -1
-        new = self._count[cands] <= cfg.new_item_max_interactions
-        if new[top].any():
-            return -1
-        sim = x[:, F_INDEX["profile_sim"]]
-        eligible = np.flatnonzero(new & (sim >= cfg.new_item_min_similarity))
-        if eligible.size == 0:
-            return -1
-        best = int(eligible[top_k_indices(sim[eligible], 1)[0]])
-        top[-1] = best
-        return best
+        if not cfg.new_item_slot or ctx.profile is None or not top:
+            return None
+        new = self.new_items()
+        new = new[mask[new] & self.catalog.has_vector[new]]
+        if new.size == 0 or np.isin(np.asarray(top, dtype=np.int64), new).any():
+            return None
+        vectors = self.catalog.vectors
+        sims = vectors[new] @ ctx.profile
+        best = int(top_k_indices(sims.astype(np.float64), 1)[0])
+        displaced = float(vectors[top[-1]] @ ctx.profile)
+        if sims[best] < cfg.new_item_min_similarity or not sims[best] > displaced:
+            return None
+        return int(new[best])
 
     def _new_reason(self, item: int) -> str:
         cname = self.catalog.category_name(item)
@@ -778,6 +812,7 @@ class OnlineRecommender(Recommender):
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
             "events_trained": self.events_trained,
+            "events_seen": self.events_seen,
             "features": list(FEATURES),
             "config": asdict(self.config),
             "clock": self.clock,
@@ -818,6 +853,7 @@ class OnlineRecommender(Recommender):
         n = len(m.catalog)
         m.clock = meta["clock"]
         m.events_trained = int(meta["events_trained"])
+        m.events_seen = int(meta.get("events_seen", m.events_trained))
         m._ensure_item_arrays(n)
         m._count[:n] = arrays["item_count"]
         m._last_seen[:n] = arrays["item_last_seen"]

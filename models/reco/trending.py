@@ -1,6 +1,7 @@
 """Time-decayed popularity: the baseline, and the answer for users with no history.
 
 >>> m = TrendingPopularity(half_life=60.0)
+>>> m.add_item("a"); m.add_item("b")
 >>> for item, ts in [("a", 0.0), ("a", 1.0), ("b", 120.0)]:
 ...     m.learn_one(Interaction("u1", item, "click", 1.0, ts))
 >>> [(r.item_id, round(r.score, 3)) for r in m.recommend("u9", k=5)]

@@ -1,5 +1,8 @@
-"""Hybrid search score fusion (BM25 + vector): weighted sum of normalised scores, and RRF."""
+"""Search: the keyword index (BM25F), the fields and weights it ranks, score fusion, and the ranking
+policy that turns the legs into one answer (filters, personalisation, stock order)."""
 
+from models.search.bm25 import BM25Index
+from models.search.fields import FIELD_WEIGHTS, SEARCH_FIELDS, fts5_weights
 from models.search.fusion import (
     FusedHit,
     Normalization,
@@ -10,13 +13,24 @@ from models.search.fusion import (
     weighted_sum_fusion,
     zscore_normalize,
 )
+from models.search.ranking import Filters, Fusion, Mode, RankedHit, affinity_boosts, rank
 
 __all__ = [
+    "FIELD_WEIGHTS",
+    "SEARCH_FIELDS",
+    "BM25Index",
+    "Filters",
     "FusedHit",
+    "Fusion",
+    "Mode",
     "Normalization",
+    "RankedHit",
+    "affinity_boosts",
     "bm25_to_score",
+    "fts5_weights",
     "fuse",
     "minmax_normalize",
+    "rank",
     "reciprocal_rank_fusion",
     "weighted_sum_fusion",
     "zscore_normalize",

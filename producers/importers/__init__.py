@@ -7,7 +7,7 @@
 - `pacing`: replay at a speed-up of the log's clock, under a rate cap.
 - `report`: counts, and every rejected row with its line number and reason.
 
-The `shopstream import` commands wire these to `producers.sink.EventSink` and `producers.publish.publish`.
+The `shopstream import` commands wire these to `infra.producer.EventSink` and `producers.publish.publish`.
 """
 
 from producers.importers.interactions import DEFAULT_ORDER_TYPES, InteractionLog, InteractionMapping, session_id

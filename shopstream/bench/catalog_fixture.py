@@ -6,11 +6,11 @@ import time
 
 from tqdm import tqdm
 
-from infra.catalog import store
-from infra.catalog.live_index import LiveIndex, rebuild
 from infra.config import Settings
 from infra.sqlite import connect_writer, transaction
 from producers.simulator.world import Simulator, SimulatorConfig
+from readmodels.catalog import store
+from readmodels.catalog.live_index import LiveIndex, rebuild
 
 
 def build_catalog(settings: Settings, n_products: int, seed: int = 11) -> tuple[Simulator, LiveIndex, float]:
@@ -30,7 +30,7 @@ def build_catalog(settings: Settings, n_products: int, seed: int = 11) -> tuple[
                 category_path=list(p.category_path), brand=p.brand, price=p.price,
                 attributes=dict(p.attributes), stock=p.stock, event_time=float(i), produced_at=None,
             )
-    live = rebuild(conn, settings.embedder, settings.embed_dims, settings.hnsw_threshold)
+    live = rebuild(conn, settings.embedder, settings.embed_dims, **settings.vector_index_params())
     live.save(settings.snapshot_dir("catalog"), offsets={})
     conn.close()
     return sim, live, time.monotonic() - started

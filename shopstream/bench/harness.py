@@ -19,10 +19,10 @@ from kafka import KafkaConsumer
 from events import CLICKS, ORDERS, PRODUCTS
 from infra.broker import free_port
 from infra.config import Settings
+from infra.producer import EventSink
 from infra.topics import ensure_topics
 from producers.publish import publish
 from producers.simulator.world import Simulator
-from producers.sink import EventSink
 from shopstream.supervisor import Child
 
 

@@ -8,9 +8,9 @@ import time
 from consumers.groups import build_loop
 from consumers.runtime import LoopStats
 from infra.config import Settings
+from infra.producer import EventSink
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
-from producers.sink import EventSink
 from shopstream.bench.harness import bare_consumer_rate, isolated
 from shopstream.bench.report import median
 

@@ -13,9 +13,9 @@ from consumers.groups import build_loop
 from consumers.runtime import LoopStats
 from events import Click, ClickSource, make_event
 from infra.config import Settings
+from infra.producer import EventSink
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
-from producers.sink import EventSink
 from shopstream.bench.harness import (
     api_server,
     background_load,

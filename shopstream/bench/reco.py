@@ -2,9 +2,9 @@
 
 Two streams, each replayed once through every model in event order:
 
-- the simulator: product events become items through `infra.learner.convert.item_spec` (in stock
+- the simulator: product events become items through `readmodels.learner.convert.item_spec` (in stock
   when stock > 0; a removal delists), clicks and orders become interactions through
-  `infra.learner.convert.interactions` -- exactly what the learner consumes;
+  `readmodels.learner.convert.interactions` -- exactly what the learner consumes;
 - MovieLens (`ml-latest-small`): movies and ratings go through `producers.importers` with the mapping
   `shopstream import` documents for MovieLens (category = first genre, every genre in the attribute
   "categories", price 0; each rating a click of weight 1 at the rating's time, sessions cut at 30 min
@@ -39,8 +39,6 @@ from threadpoolctl import threadpool_limits
 
 from events import Event, ProductRemoved, ProductUpserted
 from infra.config import Settings
-from infra.learner.convert import interactions, item_spec
-from infra.learner.model import LiveModel
 from models.reco import (
     Interaction,
     ItemKNN,
@@ -63,6 +61,8 @@ from producers.importers import (
 )
 from producers.simulator.tastes import TasteModel
 from producers.simulator.world import Simulator, SimulatorConfig
+from readmodels.learner.convert import interactions, item_spec
+from readmodels.learner.model import LiveModel
 
 DEFAULT_MOVIELENS = Path(
     os.environ.get(

@@ -13,16 +13,17 @@ import httpx
 from threadpoolctl import threadpool_limits
 
 from api.services.catalog import CatalogService
-from api.services.search import Fusion, Mode, search
+from api.services.search import search
 from events import ProductUpserted, make_event
-from infra.catalog.live_index import rebuild
 from infra.config import Settings
+from infra.producer import EventSink
 from infra.sqlite import connect_reader
 from models.embed import MiniLMUnavailableError
 from models.metrics import ndcg_at_k
+from models.search import Fusion, Mode
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
-from producers.sink import EventSink
+from readmodels.catalog.live_index import rebuild
 from shopstream.bench.catalog_fixture import build_catalog
 from shopstream.bench.harness import api_server, background_load, consumers, http_load, isolated, percentile
 

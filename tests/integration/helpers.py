@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from infra.config import Settings
+from infra.producer import EventSink
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig, Tally
-from producers.sink import EventSink
 
 STORE_TABLES = ("products", "inventory", "users", "clicks", "orders", "order_lines")
 

@@ -1,0 +1,309 @@
+"""The catalog store: writes product events (the `catalog` consumer) and reads for search (the API).
+
+Writes are idempotent and last-writer-wins by event time (`readmodels.upsert`). Each change takes
+the next `seq`, so a reader holding a snapshot as of seq N catches up with `changes_since(N)`.
+All of the catalog's SQL lives here, the search filters' included; user text reaches FTS5 only
+as the quoted, analysed terms that `models.text.fts5_match` builds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib.resources import files
+from typing import Any
+
+from models.search import Filters, fts5_weights
+from models.text import analyzed_text, product_text
+from readmodels.upsert import supersedes
+
+SCHEMA = files("readmodels.catalog").joinpath("schema.sql")
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    doc_id: int
+    product_id: str
+    name: str
+    description: str
+    category_path: list[str]
+    brand: str
+    price: float
+    attributes: dict[str, str]
+    stock: int
+    removed: bool
+    seq: int
+    updated_at: float
+    produced_at: float | None
+    # The analysed (stemmed) text of the FTS5 columns: name, description, brand, category.
+    analysed: tuple[str, str, str, str] | None = None
+
+    @property
+    def category(self) -> str:
+        return self.category_path[-1] if self.category_path else ""
+
+    def embed_text(self) -> str:
+        """The text the embedder sees: name (weighted), description, category, brand, attributes, price band."""
+        return product_text(
+            name=self.name, description=self.description, category_path=self.category_path,
+            brand=self.brand, attributes=self.attributes, price=self.price,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "product_id": self.product_id,
+            "name": self.name,
+            "description": self.description,
+            "category_path": self.category_path,
+            "category": self.category,
+            "brand": self.brand,
+            "price": self.price,
+            "attributes": self.attributes,
+            "stock": self.stock,
+            "in_stock": self.stock > 0,
+        }
+
+
+COLUMNS = (
+    "doc_id, product_id, name, description, category_path, brand, price_cents, attributes, stock, "
+    "removed, seq, updated_at, produced_at"
+)
+
+
+_P_COLUMNS = ", ".join("p." + c.strip() for c in COLUMNS.split(","))
+
+
+def row_to_product(row: Sequence[Any]) -> ProductRow:
+    analysed = (row[13], row[14], row[15], row[16]) if len(row) >= 17 and row[13] is not None else None
+    return ProductRow(
+        doc_id=int(row[0]), product_id=row[1], name=row[2], description=row[3],
+        category_path=json.loads(row[4]), brand=row[5], price=row[6] / 100.0,
+        attributes=json.loads(row[7]), stock=int(row[8]), removed=bool(row[9]), seq=int(row[10]),
+        updated_at=float(row[11]), produced_at=None if row[12] is None else float(row[12]),
+        analysed=analysed,
+    )
+
+
+def setup(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA.read_text())
+
+
+def current_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM catalog_meta WHERE key = 'seq'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _next_seq(conn: sqlite3.Connection) -> int:
+    seq = current_seq(conn) + 1
+    conn.execute(
+        "INSERT INTO catalog_meta (key, value) VALUES ('seq', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(seq),),
+    )
+    return seq
+
+
+def _fts_fields(
+    name: str, description: str, brand: str, category_path: Sequence[str], attributes: dict[str, str]
+) -> tuple[str, str, str, str]:
+    attrs = " ".join(f"{v}" for v in attributes.values())
+    return (
+        analyzed_text(name),
+        analyzed_text(f"{description} {attrs}"),
+        analyzed_text(brand),
+        analyzed_text(" ".join(category_path)),
+    )
+
+
+def upsert_product(
+    conn: sqlite3.Connection,
+    *,
+    product_id: str,
+    name: str,
+    description: str,
+    category_path: list[str],
+    brand: str,
+    price: Decimal,
+    attributes: dict[str, str],
+    stock: int,
+    event_time: float,
+    produced_at: float | None,
+) -> bool:
+    """Insert or update; returns False (and changes nothing) for an event older than the stored one."""
+    old = conn.execute(
+        "SELECT doc_id, updated_at FROM products WHERE product_id = ?", (product_id,)
+    ).fetchone()
+    if old is not None and not supersedes(event_time, old[1]):
+        return False
+    seq = _next_seq(conn)
+    values = (
+        name, description, json.dumps(category_path), category_path[-1] if category_path else "",
+        category_path[0] if category_path else "", brand, int((price * 100).to_integral_value()),
+        json.dumps(attributes, sort_keys=True), stock, event_time, produced_at, time.time(), seq,
+    )
+    if old is None:
+        cur = conn.execute(
+            "INSERT INTO products (product_id, name, description, category_path, category, top_category, "
+            "brand, price_cents, attributes, stock, removed, updated_at, produced_at, applied_at, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            (product_id, *values),
+        )
+        doc_id = int(cur.lastrowid or 0)
+    else:
+        doc_id = int(old[0])
+        conn.execute(
+            "UPDATE products SET name = ?, description = ?, category_path = ?, category = ?, top_category = ?, "
+            "brand = ?, price_cents = ?, attributes = ?, stock = ?, removed = 0, updated_at = ?, "
+            "produced_at = ?, applied_at = ?, seq = ? WHERE doc_id = ?",
+            (*values, doc_id),
+        )
+        conn.execute("DELETE FROM products_fts WHERE rowid = ?", (doc_id,))
+    conn.execute(
+        "INSERT INTO products_fts (rowid, name, description, brand, category) VALUES (?, ?, ?, ?, ?)",
+        (doc_id, *_fts_fields(name, description, brand, category_path, attributes)),
+    )
+    return True
+
+
+def remove_product(conn: sqlite3.Connection, product_id: str, event_time: float, produced_at: float | None) -> bool:
+    old = conn.execute(
+        "SELECT doc_id, updated_at, removed FROM products WHERE product_id = ?", (product_id,)
+    ).fetchone()
+    if old is None or old[2] or not supersedes(event_time, old[1]):
+        return False
+    conn.execute(
+        "UPDATE products SET removed = 1, updated_at = ?, produced_at = ?, applied_at = ?, seq = ? WHERE doc_id = ?",
+        (event_time, produced_at, time.time(), _next_seq(conn), old[0]),
+    )
+    conn.execute("DELETE FROM products_fts WHERE rowid = ?", (old[0],))
+    return True
+
+
+def changes_since(conn: sqlite3.Connection, seq: int, batch: int = 5000) -> Iterator[ProductRow]:
+    """Every product changed after `seq` (removed ones too), in seq order."""
+    while True:
+        rows = conn.execute(
+            f"SELECT {_P_COLUMNS}, f.name, f.description, f.brand, f.category FROM products p "
+            f"LEFT JOIN products_fts f ON f.rowid = p.doc_id WHERE p.seq > ? ORDER BY p.seq LIMIT ?",
+            (seq, batch),
+        ).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            product = row_to_product(row)
+            seq = product.seq
+            yield product
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The few columns that ranking, filters and facets need: cheap to read for hundreds of rows."""
+
+    doc_id: int
+    category: str
+    top_category: str
+    brand: str
+    price: float
+    stock: int
+
+
+def get_candidates(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> dict[int, Candidate]:
+    if not doc_ids:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    rows = conn.execute(
+        f"SELECT doc_id, category, top_category, brand, price_cents, stock FROM products "
+        f"WHERE doc_id IN ({marks}) AND removed = 0",
+        list(doc_ids),
+    ).fetchall()
+    return {int(r[0]): Candidate(int(r[0]), r[1], r[2], r[3], r[4] / 100.0, int(r[5])) for r in rows}
+
+
+def get_products(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> dict[int, ProductRow]:
+    if not doc_ids:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM products WHERE doc_id IN ({marks}) AND removed = 0", list(doc_ids)
+    ).fetchall()
+    return {int(r[0]): row_to_product(r) for r in rows}
+
+
+def get_products_by_id(conn: sqlite3.Connection, product_ids: Sequence[str]) -> dict[str, ProductRow]:
+    if not product_ids:
+        return {}
+    marks = ",".join("?" * len(product_ids))
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM products WHERE product_id IN ({marks}) AND removed = 0", list(product_ids)
+    ).fetchall()
+    return {r[1]: row_to_product(r) for r in rows}
+
+
+def get_product(conn: sqlite3.Connection, product_id: str) -> ProductRow | None:
+    row = conn.execute(f"SELECT {COLUMNS} FROM products WHERE product_id = ? AND removed = 0", (product_id,)).fetchone()
+    return None if row is None else row_to_product(row)
+
+
+# -- search queries ------------------------------------------------------------------------------
+
+
+def filter_sql(filters: Filters, alias: str = "p") -> tuple[str, list[Any]]:
+    """A WHERE clause (and its parameters) for live products that pass ``filters``."""
+    clauses: list[str] = [f"{alias}.removed = 0"]
+    args: list[Any] = []
+    if filters.category:
+        clauses.append(f"({alias}.category = ? COLLATE NOCASE OR {alias}.top_category = ? COLLATE NOCASE)")
+        args += [filters.category, filters.category]
+    if filters.brand:
+        clauses.append(f"{alias}.brand = ? COLLATE NOCASE")
+        args.append(filters.brand)
+    if filters.min_price is not None:
+        clauses.append(f"{alias}.price_cents >= ?")
+        args.append(price_to_cents_bound(filters.min_price))
+    if filters.max_price is not None:
+        clauses.append(f"{alias}.price_cents <= ?")
+        args.append(price_to_cents_bound(filters.max_price))
+    if filters.in_stock:
+        clauses.append(f"{alias}.stock > 0")
+    return " AND ".join(clauses), args
+
+
+# SQLite integers are 64-bit: a price bound beyond any stored price is clamped to this.
+_MAX_CENTS = 2**62
+
+
+def price_to_cents_bound(price: float) -> int:
+    """A price bound in cents that SQLite can hold (huge or infinite bounds are clamped).
+
+    >>> price_to_cents_bound(12.345), price_to_cents_bound(1e308), price_to_cents_bound(float("inf"))
+    (1234, 4611686018427387904, 4611686018427387904)
+    """
+    if not price < _MAX_CENTS / 100:  # also catches inf and nan
+        return _MAX_CENTS
+    return max(round(price * 100), 0)
+
+
+def keyword_search_fts5(conn: sqlite3.Connection, match: str, filters: Filters, n: int) -> list[tuple[int, float]]:
+    """The keyword leg in SQLite: FTS5 ``bm25()`` with the shared field weights, filtered."""
+    where, args = filter_sql(filters)
+    rows = conn.execute(
+        f"SELECT p.doc_id, bm25(products_fts, {fts5_weights()}) AS r FROM products_fts "
+        f"JOIN products p ON p.doc_id = products_fts.rowid "
+        f"WHERE products_fts MATCH ? AND {where} ORDER BY r LIMIT ?",
+        [match, *args, n],
+    ).fetchall()
+    return [(int(d), -float(r)) for d, r in rows]
+
+
+def browse(conn: sqlite3.Connection, filters: Filters, n: int) -> list[tuple[int, float]]:
+    """Products that pass ``filters`` with no query: in stock first, newest change first."""
+    where, args = filter_sql(filters)
+    rows = conn.execute(
+        f"SELECT doc_id FROM products p WHERE {where} ORDER BY (stock > 0) DESC, updated_at DESC LIMIT ?",
+        [*args, n],
+    ).fetchall()
+    return [(int(r[0]), 1.0 / (i + 1)) for i, r in enumerate(rows)]

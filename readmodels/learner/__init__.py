@@ -1,0 +1,1 @@
+"""The learner's read model: the ordered log of what the recommender learns from, and its snapshots."""

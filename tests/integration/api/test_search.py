@@ -1,0 +1,159 @@
+"""Catalog and search through the real broker: produce product events, consume them with the
+`catalog` group, query the API."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from consumers.groups import build_loop
+from events import ProductRemoved, ProductUpserted, make_event
+from infra.producer import EventSink
+from producers.publish import publish
+from producers.simulator.world import Simulator, SimulatorConfig
+from tests.integration.helpers import counter, wait_for
+
+pytestmark = pytest.mark.broker
+
+
+def _product(pid: str, name: str, price: str = "10.00", stock: int = 5, **kw) -> ProductUpserted:
+    return ProductUpserted(product_id=pid, name=name, price=Decimal(price), stock=stock, **kw)
+
+
+@pytest.fixture(scope="module")
+def catalog_env(module_settings):
+    """A simulated catalogue consumed by a live catalog consumer; yields (settings, client, sink, sim)."""
+    settings = module_settings
+    sim = Simulator(SimulatorConfig(seed=3, n_products=400, n_users=20))
+    sim.generate_queries(1)  # the catalogue is built before the stream is read
+    loop = build_loop("catalog", settings)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    with EventSink(settings.bootstrap, settings.topic_prefix, linger_ms=0) as sink:
+        publish(sink, sim.initial_catalogue(), progress=False)
+        sink.flush()
+        app = create_app(settings)
+        with TestClient(app) as client:
+            wait_for(lambda: client.get("/health").json()["stores"]["catalog"], what="catalog db")
+            db = settings.sqlite_path("catalog")
+            wait_for(lambda: counter(db, "products_upserted") >= 400, what="the catalogue to arrive")
+            yield settings, client, sink, sim
+    loop.stop()
+    thread.join(30)
+
+
+def _ids(resp) -> list[str]:
+    assert resp.status_code == 200, resp.text
+    return [r["product_id"] for r in resp.json()["results"]]
+
+
+def test_produced_product_is_found_updated_and_removed(catalog_env):
+    _settings, client, sink, _sim = catalog_env
+    sink.send(make_event(_product("zz1", "Quokka Espresso Tamper Deluxe", "19.99",
+                                  category_path=["Home & Kitchen", "Coffee"], brand="Quokka")))
+    sink.flush()
+    wait_for(lambda: "zz1" in _ids(client.get("/search", params={"q": "quokka espresso tamper"})),
+             timeout_s=30, what="new product searchable")
+    assert client.get("/products/zz1").json()["price"] == 19.99
+
+    sink.send(make_event(_product("zz1", "Quokka Espresso Tamper Deluxe", "24.50",
+                                  category_path=["Home & Kitchen", "Coffee"], brand="Quokka")))
+    sink.flush()
+    wait_for(lambda: client.get("/products/zz1").json()["price"] == 24.5, timeout_s=30, what="price update")
+    hit = client.get("/search", params={"q": "quokka tamper"}).json()["results"][0]
+    assert hit["product_id"] == "zz1" and hit["price"] == 24.5
+
+    sink.send(make_event(ProductRemoved(product_id="zz1")))
+    sink.flush()
+    wait_for(lambda: client.get("/products/zz1").status_code == 404, timeout_s=30, what="removal")
+    assert "zz1" not in _ids(client.get("/search", params={"q": "quokka espresso tamper", "k": 50}))
+
+
+def test_filters_facets_explain_and_similar(catalog_env):
+    _settings, client, _sink, sim = catalog_env
+    query, _judgements = sim.generate_queries(1, seed=5)[0]
+    body = client.get("/search", params={"q": query, "k": 10, "explain": "true"}).json()
+    assert body["results"], query
+    assert all("explain" in r for r in body["results"])
+    assert {"category", "brand", "price"} <= set(body["facets"])
+    top = body["facets"]["category"][0]["value"]
+    filtered = client.get("/search", params={"q": query, "category": top, "k": 50}).json()["results"]
+    assert filtered and all(top in r["category_path"] for r in filtered)
+    cheap = client.get("/search", params={"q": query, "max_price": 20, "k": 50}).json()["results"]
+    assert all(r["price"] <= 20 for r in cheap)
+    stocked = client.get("/search", params={"q": query, "in_stock": "true", "k": 50}).json()["results"]
+    assert all(r["in_stock"] for r in stocked)
+    ranked = client.get("/search", params={"q": query, "k": 50}).json()["results"]
+    flags = [r["in_stock"] for r in ranked]
+    assert flags == sorted(flags, reverse=True), "out-of-stock products must come last"
+
+    pid = body["results"][0]["product_id"]
+    similar = client.get(f"/products/{pid}/similar", params={"k": 5}).json()["results"]
+    assert len(similar) == 5 and pid not in [r["product_id"] for r in similar]
+    assert client.get("/products/nope/similar").status_code == 404
+
+
+BAD_QUERIES = [
+    "", " ", "x" * 10_000, '" * - : ( ) ^ NEAR AND OR NOT', "NEAR(", 'title:"red', "shoe*", "-shoe",
+    "'; DROP TABLE products; --", "1 OR 1=1", "SELECT * FROM products", "日本語の検索", "🎧🎧 headphones 🎧",
+    "\x00\x01", "AND", "OR OR OR", "ÉCOUTEURS sans fil", "a" * 300,
+]
+
+
+@pytest.mark.parametrize("q", BAD_QUERIES)
+def test_awkward_queries_never_500(catalog_env, q):
+    _settings, client, _sink, _sim = catalog_env
+    resp = client.get("/search", params={"q": q})
+    assert resp.status_code == 200, resp.text
+    assert isinstance(resp.json()["results"], list)
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"q": "x" * 10_001}, 422),
+        ({"q": "shoe", "k": 0}, 422),
+        ({"q": "shoe", "k": -5}, 422),
+        ({"q": "shoe", "k": 10**9}, 422),
+        ({"q": "shoe", "k": "ten"}, 422),
+        ({"q": "shoe", "min_price": 50, "max_price": 10}, 422),
+        ({"q": "shoe", "min_price": -1}, 422),
+        ({"q": "shoe", "mode": "telepathy"}, 422),
+        ({"q": "shoe", "category": "No Such Category"}, 200),
+        ({"q": "shoe", "brand": "No Such Brand"}, 200),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx(catalog_env, params, status):
+    _settings, client, _sink, _sim = catalog_env
+    resp = client.get("/search", params=params)
+    assert resp.status_code == status, resp.text
+    if status == 422:
+        assert resp.json()["detail"]
+    else:
+        assert resp.json()["results"] == []
+
+
+def test_unknown_product_is_404(catalog_env):
+    _settings, client, _sink, _sim = catalog_env
+    resp = client.get("/products/does-not-exist")
+    assert resp.status_code == 404 and "does-not-exist" in resp.json()["detail"]
+
+
+def test_freshness_under_load(catalog_env):
+    """A new product is searchable by name well within a second of being produced."""
+    _settings, client, sink, _sim = catalog_env
+    delays = []
+    for i in range(5):
+        name = f"Wombat Trail Compass {i}"
+        started = time.monotonic()
+        sink.send(make_event(_product(f"fresh{i}", name)))
+        sink.flush()
+        wait_for(lambda n=name, i=i: f"fresh{i}" in _ids(client.get("/search", params={"q": n})),
+                 timeout_s=10, interval_s=0.02, what="fresh product")
+        delays.append(time.monotonic() - started)
+    assert sorted(delays)[len(delays) // 2] < 2.0, delays

@@ -1,0 +1,158 @@
+"""The building blocks: catalog, decayed counts, co-occurrence table, brute-force content, k-NN."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from models.reco import (
+    BruteForceContent,
+    ContentCandidates,
+    DecayedCounts,
+    Interaction,
+    ItemCatalog,
+    ItemKNN,
+    top_k_indices,
+)
+from models.reco.cooc import CoocTable
+
+
+def test_interaction_validation() -> None:
+    with pytest.raises(ValueError):
+        Interaction("u", "i", "click", -1.0, 0.0)
+    with pytest.raises(ValueError):
+        Interaction("u", "i", "click", 1.0, math.nan)
+    with pytest.raises(ValueError):
+        Interaction("", "i", "click", 1.0, 0.0)
+    x = Interaction("u", "i", "rating", 4.5, 1.0)
+    with pytest.raises(AttributeError):
+        x.weight = 2.0  # type: ignore[misc]
+
+
+def test_top_k_is_deterministic_under_ties() -> None:
+    scores = np.array([1.0, 3.0, 3.0, 3.0, -np.inf, 2.0])
+    assert top_k_indices(scores, 2).tolist() == [1, 2]
+    assert top_k_indices(scores, 10).tolist() == [1, 2, 3, 5, 0]
+    assert top_k_indices(np.array([-np.inf]), 3).tolist() == []
+
+
+def test_catalog_upsert_keeps_index_and_vector() -> None:
+    cat = ItemCatalog()
+    a = cat.upsert("a", "x", "b1", 10.0, [1.0, 1.0])
+    for i in range(3000):  # grow past the initial capacity
+        cat.ensure(f"i{i}")
+    assert cat.upsert("a", "y", None, None, None) == a
+    assert cat.category_name(a) == "y" and cat.brand_name(a) is None and np.isnan(cat.log_price[a])
+    assert cat.has_vector[a] and cat.vectors[a] == pytest.approx([2**-0.5, 2**-0.5])
+    with pytest.raises(ValueError, match="dim"):
+        cat.upsert("b", None, None, None, [1.0, 0.0, 0.0])
+    cat.set_in_stock("a", False)
+    cat.upsert("i5", None, None, None, None)
+    cat.upsert("i6", None, None, None, None)
+    cat.remove("i5")
+    avail = cat.available
+    assert not avail[a] and not avail[cat.index["i5"]] and avail[cat.index["i6"]]
+    assert not avail[cat.index["i7"]]  # only seen in interactions: not listed
+    meta, arrays = cat.state()
+    back = ItemCatalog.from_state(meta, arrays)
+    assert back.ids == cat.ids and (back.available == cat.available).all()
+    assert np.array_equal(back.vectors, cat.vectors)
+
+
+def test_decayed_counts_survive_long_streams() -> None:
+    c = DecayedCounts(half_life=1.0)
+    for t in range(0, 5_000, 7):  # thousands of half-lives: must rescale, never overflow
+        c.add(t % 3, 1.0, float(t))
+    values = c.values_at(4_998.0, 3)
+    assert np.isfinite(values).all() and values.max() <= 1.0 + 1 / (1 - 2**-7)
+    assert c.max_at(4_998.0) == pytest.approx(values.max())
+    # out-of-order events count with their own timestamp
+    d = DecayedCounts(half_life=10.0)
+    d.add(0, 1.0, 100.0)
+    d.add(1, 1.0, 90.0)
+    assert d.values_at(100.0, 2).tolist() == pytest.approx([1.0, 0.5])
+    meta, values = d.state(2)
+    assert DecayedCounts.from_state(meta, values).values_at(120.0, 2).tolist() == d.values_at(120.0, 2).tolist()
+
+
+def test_cooc_table_prunes_and_round_trips() -> None:
+    t = CoocTable(max_neighbors=3)
+    for b in range(7):
+        t.bump(0, b + 1, float(b + 1))
+    keys, _vals = t.row(0)
+    assert len(keys) <= 6 and t.get(0, 7) == 7.0
+    t.bump(0, 7, 1.0)
+    back = CoocTable.from_state(3, t.state())
+    assert back.row(0)[0].tolist() == t.row(0)[0].tolist()
+    assert back.row(0)[1].tolist() == t.row(0)[1].tolist()
+    back.bump(0, 7, 1.0)
+    assert back.get(0, 7) == 9.0 and back.get(5, 5) == 0.0
+
+
+def test_brute_force_content_is_a_content_candidates() -> None:
+    index = BruteForceContent(dim=2, capacity=1)
+    assert isinstance(index, ContentCandidates)
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(50, 2)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    for i, v in enumerate(vecs):
+        index.add(f"i{i}", v)
+    q = vecs[3]
+    got = index.search(q, 5)
+    expected = sorted(((f"i{i}", float(vecs[i] @ q)) for i in range(50)), key=lambda p: (-p[1], p[0]))[:5]
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    index.remove("i3")
+    index.remove("unknown")
+    assert "i3" not in [g[0] for g in index.search(q, 50)] and len(index) == 49
+    index.add("again", q)  # reuses the freed row
+    assert index.search(q, 1)[0][0] == "again"
+    with pytest.raises(ValueError):
+        index.add("bad", np.ones(3, dtype=np.float32))
+
+
+def test_brute_force_ties_do_not_depend_on_insertion_order() -> None:
+    a, b = BruteForceContent(dim=2), BruteForceContent(dim=2)
+    same = np.array([1.0, 0.0], dtype=np.float32)
+    for name in ("x", "y", "z"):
+        a.add(name, same)
+    for name in ("z", "y", "x"):
+        b.add(name, same)
+    assert a.search(same, 2) == b.search(same, 2) == [("x", 1.0), ("y", 1.0)]
+
+
+def test_itemknn_scores_equal_cosine_sums() -> None:
+    rng = np.random.default_rng(1)
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 30, 400), rng.integers(0, 40, 400), strict=True)}
+    model = ItemKNN(retrain_every=10_000)
+    for t, (u, i) in enumerate(sorted(pairs)):
+        model.learn_one(Interaction(f"u{u}", f"i{i}", "click", 1.0, float(t)))
+    model.retrain()
+    # reference: dense cosine similarity between item columns of the binary matrix
+    ids = model.catalog.ids
+    x = np.zeros((30, len(ids)))
+    for u, i in pairs:
+        x[u, ids.index(f"i{i}")] = 1.0
+    norms = np.linalg.norm(x, axis=0)
+    sim = (x.T @ x) / np.outer(norms, norms)
+    user = "u3"
+    own = [ids.index(f"i{i}") for u, i in pairs if u == 3]
+    expected = sim[:, own].sum(axis=1)
+    assert model.scores(user) == pytest.approx(expected)
+    assert isinstance(model._xn, sp.csr_matrix)
+
+
+def test_itemknn_is_stale_between_retrainings() -> None:
+    model = ItemKNN(retrain_every=4)
+    for item in ("1", "2", "3"):
+        model.add_item(item)
+    for t, (u, i) in enumerate([("a", "1"), ("a", "2"), ("b", "1"), ("b", "2")]):
+        model.learn_one(Interaction(u, i, "click", 1.0, float(t)))
+    assert model.retrained == 1
+    model.learn_one(Interaction("c", "1", "click", 1.0, 5.0))
+    model.learn_one(Interaction("c", "3", "click", 1.0, 6.0))  # item 3 is unknown to the last retraining
+    assert model.scores("a")[model.catalog.index["3"]] == 0.0
+    assert [r.item_id for r in model.recommend("a", 1, exclude={"1", "2"})] == ["3"]  # popularity fill-in
+    assert model.recommend("a", 1, exclude={"1", "2"})[0].reason == "popular now"

@@ -11,22 +11,33 @@ from fastapi.responses import JSONResponse
 from api.routes import events, health, metrics, pages, products, recommendations, search
 from api.services.catalog import CatalogService
 from api.services.metrics import MetricsService
+from api.services.monitor import sources
+from api.services.prometheus import PrometheusExposition, RequestTimer, WorkerMetrics
 from api.services.reco import RecoService
 from infra.config import Settings, get_settings
+from infra.ops.sampler import SamplerThread
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, lag_sampler: bool = True) -> FastAPI:
+    """The app; with `lag_sampler`, it hosts the lag sampler when elected (one per data folder)."""
     settings = settings or get_settings()
     catalog = CatalogService(settings)
     reco = RecoService(settings)
+    worker_metrics = WorkerMetrics()
+    catalog.on_searchable = worker_metrics.observe_searchable
+    sampler = SamplerThread(settings, sources(settings)) if lag_sampler else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         catalog.start()
         reco.start()
+        if sampler is not None:
+            sampler.start()
         try:
             yield
         finally:
+            if sampler is not None:
+                sampler.stop()
             reco.stop()
             catalog.stop()
 
@@ -35,6 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     app.state.reco = reco
     app.state.metrics = MetricsService(settings)
+    app.state.prometheus = PrometheusExposition(settings, worker_metrics)
+    app.state.sampler = sampler
+    app.add_middleware(RequestTimer, metrics=worker_metrics)
     app.state.personalizer = reco  # search boosts from the recommender's user profiles
 
     @app.exception_handler(ValueError)

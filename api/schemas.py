@@ -105,9 +105,24 @@ class ClickAccepted(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok when ready (see /health/ready), else degraded.")
     bootstrap_servers: str
-    stores: dict[str, bool]
+    stores: dict[str, bool] = Field(description="Whether each consumer group's store is readable.")
+    problems: list[str] = []
+
+
+class Live(BaseModel):
+    status: str
+    pid: int
+
+
+class Ready(BaseModel):
+    status: str
+    ready: bool
+    problems: list[str] = Field(description="What is not ready, one line each, naming the group.")
+    notes: list[str]
+    groups: dict[str, dict[str, Any]] = Field(
+        description="Per group: store readable, live consumer processes, last heartbeat age, lag status.")
 
 
 class Ping(BaseModel):

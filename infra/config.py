@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     api_port: int = 8000
     # Writes through the API (e.g. a click from the web page) need this token as a Bearer token.
     api_token: str = "dev-token-change-me"
+    # `shopstream serve` worker processes (0: one per core).
+    api_workers: int = Field(default=0, ge=0)
+
+    # Operations: one lag sampler per data folder (elected among the API workers) writes a round
+    # every interval to `ops.sqlite3`; Burrow's status looks at the last `lag_window_samples`.
+    lag_sample_interval_s: float = Field(default=5.0, gt=0)
+    lag_window_samples: int = Field(default=10, ge=2)
+    # A consumer process whose heartbeat is older than this is gone (health, STOP).
+    consumer_stale_after_s: float = Field(default=20.0, gt=0)
+    ops_history_s: float = Field(default=3600.0, gt=0)  # what the dashboard keeps
+    freshness_window_s: float = Field(default=60.0, gt=0)  # p50 / p95 over the applies of this window
 
     def sqlite_path(self, group: str) -> Path:
         """Each consumer group owns one SQLite file."""

@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from api.services.refresher import NotReady, Refresher
@@ -39,6 +40,8 @@ class CatalogService:
         self._refresher = Refresher("catalog-refresh", self.refresh, refresh_s)
         self._last_snapshot_check = 0.0
         self.refreshed_at = 0.0
+        # Told the produce -> searchable delays of the changes each catch-up brought in (metrics).
+        self.on_searchable: Callable[[list[float]], None] | None = None
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -69,7 +72,9 @@ class CatalogService:
             self._maybe_swap()
         live = self.live
         if live is not None:
+            before = live.seq
             live.catch_up(self.conn())
+            self._searchable(before, live.seq)
         self.refreshed_at = time.time()
 
     def _maybe_swap(self) -> None:
@@ -105,5 +110,15 @@ class CatalogService:
                 return None
             return self.live
         if current_seq(self.conn()) > live.seq:
+            before = live.seq
             live.catch_up(self.conn())
+            self._searchable(before, live.seq)
         return live
+
+    def _searchable(self, before: int, after: int) -> None:
+        if self.on_searchable is None or after <= before:
+            return
+        now = time.time()
+        rows = self.conn().execute("SELECT produced_at FROM products WHERE seq > ? AND seq <= ? AND "
+                                   "produced_at IS NOT NULL", (before, after)).fetchall()
+        self.on_searchable([now - float(r[0]) for r in rows])

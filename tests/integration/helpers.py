@@ -61,3 +61,21 @@ def wait_for(predicate, timeout_s: float = 120.0, interval_s: float = 0.1, what:
             return
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+def kafka_describe(settings: Settings, group: str) -> dict[tuple[str, int], tuple[int, int, int]]:
+    """Kafka's own ConsumerGroupCommand (`kafka-consumer-groups.sh --describe`): per (topic, partition)
+    the committed offset, the log-end offset and the lag."""
+    from infra.broker import java_command
+
+    cmd = java_command(
+        settings.cache_dir, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        "--bootstrap-server", settings.bootstrap, "--describe", "--group", group,
+    )
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    rows = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and parts[0] == group and parts[3].isdigit():
+            rows[(parts[1], int(parts[2]))] = (int(parts[3]), int(parts[4]), int(parts[5]))
+    return rows

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 from decimal import Decimal
 
 import pytest
 
 from consumers.groups import build_loop
 from events import ProductUpserted, make_event
-from infra.broker import java_command
 from infra.lag import measure_lag
 from infra.producer import EventSink
+from tests.integration.helpers import kafka_describe
 
 pytestmark = pytest.mark.broker
-
-
-def _kafka_describe(settings, group: str) -> dict[tuple[str, int], tuple[int, int, int]]:
-    cmd = java_command(
-        settings.cache_dir, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-        "--bootstrap-server", settings.bootstrap, "--describe", "--group", group,
-    )
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
-    rows = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 6 and parts[0] == group and parts[3].isdigit():
-            rows[(parts[1], int(parts[2]))] = (int(parts[3]), int(parts[4]), int(parts[5]))
-    return rows
 
 
 def test_lag_matches_consumer_group_command(settings):
@@ -45,7 +30,7 @@ def test_lag_matches_consumer_group_command(settings):
 
     group = settings.topic_prefix + "store"
     ours = {(r.topic, r.partition): (r.committed, r.log_end, r.lag) for r in measure_lag(settings.bootstrap, [group])}
-    theirs = _kafka_describe(settings, group)
+    theirs = kafka_describe(settings, group)
     products = {k: v for k, v in theirs.items() if k[0].endswith("products")}
     assert sum(v[2] for v in products.values()) == 40
     assert ours == theirs

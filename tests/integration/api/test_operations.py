@@ -10,7 +10,6 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,7 +79,8 @@ def test_metrics_is_prometheus_text_with_the_operators_names(running):
     assert {s.labels["topic"] for s in lag if s.labels["group"] == prefix + "store"} == {
         prefix + t for t in ("products", "clicks", "orders")}
     assert all(s.value == 0 for s in fams["kafka_consumergroup_lag_seconds"])
-    offsets = {(s.labels["topic"], s.labels["partition"]): s.value for s in fams["kafka_topic_partition_current_offset"]}
+    offsets = {(s.labels["topic"], s.labels["partition"]): s.value
+               for s in fams["kafka_topic_partition_current_offset"]}
     assert sum(v for (t, _), v in offsets.items() if t.startswith(prefix)) == 900
     committed = [s for s in fams["kafka_consumergroup_current_offset"] if s.labels["group"] == prefix + "store"]
     assert sum(s.value for s in committed) == 900

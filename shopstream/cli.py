@@ -157,15 +157,14 @@ def consume(
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: SHOPSTREAM_API_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: SHOPSTREAM_API_PORT.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (default: SHOPSTREAM_API_WORKERS; 0: one per core).", min=0)] = None,
 ) -> None:
-    """Serve the HTTP API and the web page."""
-    import uvicorn
+    """Serve the HTTP API and the web page, with N worker processes that share only the files they read."""
+    from shopstream.serve import serve_api
 
-    from api.main import create_app
-
-    _one_blas_thread()
     s = _settings()
-    uvicorn.run(create_app(s), host=host or s.api_host, port=port or s.api_port, log_level="warning")
+    serve_api(s, host or s.api_host, port or s.api_port, s.api_workers if workers is None else workers)
 
 
 @app.command()

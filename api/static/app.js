@@ -491,7 +491,7 @@
     if (metricsBusy) return;
     metricsBusy = true;
     try {
-      renderMetrics(await api("/metrics"));
+      renderMetrics(await api("/metrics.json"));
       $("ops").hidden = false;
     } catch (err) {
       if (err.status === 404) {

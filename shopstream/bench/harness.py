@@ -55,11 +55,11 @@ def consumers(settings: Settings, *groups: str) -> Iterator[None]:
 
 
 @contextmanager
-def api_server(settings: Settings) -> Iterator[str]:
-    """`shopstream serve` on a free port; yields its base URL once it answers, stops it on exit."""
+def api_server(settings: Settings, workers: int = 1) -> Iterator[str]:
+    """`shopstream serve --workers N` on a free port; yields its base URL once it answers, stops it on exit."""
     port = free_port()
     log = settings.data_dir / "logs" / "api.log"
-    child = Child("api", ["serve"], log)
+    child = Child("api", ["serve", "--workers", str(workers)], log)
     child.start(settings.child_env(SHOPSTREAM_API_PORT=str(port)))
     url = f"http://127.0.0.1:{port}"
     try:

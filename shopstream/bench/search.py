@@ -148,7 +148,7 @@ def _wait_for_catalog(client: httpx.Client, n: int) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            catalog = client.get("/metrics").json()["consumers"]["catalog"]
+            catalog = client.get("/metrics.json").json()["consumers"]["catalog"]
             if catalog.get("events_applied", 0) >= n:
                 return
         except (httpx.HTTPError, ValueError, KeyError):

@@ -155,8 +155,14 @@ def test_personalised_search_prefers_the_users_taste(reco_env):
 
 
 def test_metrics_show_lag_throughput_freshness_and_quality(reco_env):
-    _s, client, _sink, _at = reco_env
-    body = client.get("/metrics").json()
+    _s, client, sink, at = reco_env
+    # Freshness is over the applies of the last minute: apply one now. The lag sampler writes a
+    # round every few seconds; the figures are as of its last round.
+    sink.send(make_event(_product("h-fresh", "Fresh Over-Ear Headphones", "Headphones", "Sonic"), event_time=at()))
+    sink.flush()
+    wait_for(lambda: client.get("/metrics.json").json()["consumers"]["catalog"]["produce_to_applied"],
+             timeout_s=30, what="a sampling round with freshness")
+    body = client.get("/metrics.json").json()
     assert body["consumers"]["learner"]["events_applied"] > 0
     assert body["consumers"]["catalog"]["produce_to_applied"]["p50_s"] >= 0
     assert set(body["lag"]["groups"]) >= {"learner", "catalog"}

@@ -344,7 +344,7 @@ def test_search_facets_recommendations_and_operator_strip(shop, browser):
                  "unfiltered results")
 
     # The operator strip shows /metrics when the API has it, and hides otherwise.
-    has_metrics = httpx.get(server.url + "/metrics", timeout=30).status_code != 404
+    has_metrics = httpx.get(server.url + "/metrics.json", timeout=30).status_code != 404
     if has_metrics:
         browser.wait(f"{_count('#ops .ops-row')} > 3 && !document.getElementById('ops').hidden", "operator figures")
     else:

@@ -173,20 +173,13 @@ def lag(
     watch: Annotated[float, typer.Option(help="Repeat every N seconds (0: once).")] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
-    """Per group / topic / partition: committed offset, log-end offset, lag (records and seconds)."""
-    from infra.lag import format_lag, measure_lag
+    """Per group: Burrow-style status (OK, WARN, STALL, STOP, ERR), lag in records and seconds, live
+    processes; per partition: committed offset, log-end offset, lag. `--watch N` refreshes."""
+    from shopstream.lagview import show_lag
 
-    s = _settings()
-    while True:
-        rows = measure_lag(s.bootstrap, group or None, with_seconds=True)
-        if as_json:
-            typer.echo(json.dumps([r.to_dict() for r in rows]))
-        else:
-            typer.echo(format_lag(rows))
-        if watch <= 0:
-            return
-        time.sleep(watch)
-        typer.echo("")
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    show_lag(_settings(), group, watch, as_json, typer.echo)
 
 
 @app.command()

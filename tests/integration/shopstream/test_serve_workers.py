@@ -39,7 +39,7 @@ def test_two_workers_answer_and_metrics_count_both(settings):
         before = _count(url, "/health/live")
         pids: set[int] = set()
         sent = 0
-        while sent < 400 and len(pids) < 2 or sent < 100:
+        while (sent < 400 and len(pids) < 2) or sent < 100:
             # A new connection each time: the workers take turns accepting them.
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", "/health/live")

@@ -22,6 +22,7 @@ import typer
 from producers.importers.products import CategoryMode
 from producers.importers.source import FileFormat, count_lines
 from producers.importers.values import TimeUnit
+from producers.replay import ReplayOrder
 
 if TYPE_CHECKING:
     from events import Event
@@ -107,8 +108,15 @@ def _send(
     dry_run: bool,
     progress: bool,
     desc: str,
+    order: ReplayOrder | None = None,
+    wait_for: str = "learner",
+    extra: dict[str, Any] | None = None,
 ) -> tuple[int, float, str | None, bool]:
-    """Send (or, dry, just build) the events. Returns (sent, seconds, send error, interrupted)."""
+    """Send (or, dry, just build) the events. Returns (sent, seconds, send error, interrupted).
+
+    `order` GLOBAL: every event to its topic's first partition, and at each switch between topics a
+    wait until the group `wait_for` has consumed what was sent (`producers.replay`); the waits are
+    counted into `extra`."""
     from tqdm import tqdm
 
     started = time.monotonic()
@@ -128,11 +136,17 @@ def _send(
     from infra.producer import EventSink, SendFailed
     from infra.topics import ensure_topics
     from producers.publish import publish
+    from producers.replay import FirstPartition, GroupProgress, in_global_order
 
+    ordered = order is ReplayOrder.GLOBAL
+    tracker: GroupProgress | None = None
     try:
         ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor, settings.topic_prefix)
         failed = settings.data_dir / "failed-events.jsonl"
-        sink = EventSink(settings.bootstrap, settings.topic_prefix, failed_path=failed)
+        overrides: dict[str, Any] = {"partitioner": FirstPartition()} if ordered else {}
+        sink = EventSink(settings.bootstrap, settings.topic_prefix, failed_path=failed, **overrides)
+        if ordered:
+            tracker = GroupProgress(settings.bootstrap, settings.topic_prefix + wait_for, settings.topic_prefix, _err)
     except KafkaError as exc:
         return 0, time.monotonic() - started, f"cannot reach Kafka at {settings.bootstrap}: {exc!r}", False
     interrupted = False
@@ -143,18 +157,34 @@ def _send(
     def on_event(_event: Event) -> None:
         counted[0] += 1
 
+    def barrier(topic: str, next_topic: str, yielded: int) -> None:
+        assert tracker is not None
+        if sink.sent != yielded:  # the order holds only if each event is sent before the next is read
+            raise RuntimeError(f"{yielded} events were read but {sink.sent} sent: the replay order cannot be kept")
+        sink.flush()
+        tracker.wait_consumed(topic, next_topic)
+
+    if tracker is not None:
+        events = in_global_order(events, barrier)
     with sink:
         try:
             sent = publish(sink, events, rate=rate, total=total, progress=progress, desc=desc, on_event=on_event)
         except KeyboardInterrupt:
             interrupted = True
             sent = counted[0]
+        except SendFailed as exc:
+            sent, error = counted[0], str(exc)
         try:
             sink.flush()
         except SendFailed as exc:
-            error = str(exc)
+            error = error or str(exc)
         except KafkaError as exc:
             error = f"flush failed: {exc!r}"
+        finally:
+            if tracker is not None:
+                tracker.close()
+                if extra is not None:
+                    extra.update(order_waits=tracker.waits, order_waited_s=round(tracker.waited_s, 3))
     return sent, time.monotonic() - started, error, interrupted
 
 
@@ -384,6 +414,18 @@ def import_interactions(
     speedup: Annotated[
         float, typer.Option(min=0, help="Seconds of log time per second of wall time (0: as fast as possible).")
     ] = 0.0,
+    order: Annotated[
+        ReplayOrder,
+        typer.Option(help="global: the consumers (the learner above all, which trains on what it reads in the order "
+                          "it reads it) see the whole log in time order, ties in file order: every event goes to "
+                          "the first partition of its topic, and where the log moves between clicks and orders "
+                          "the import waits until the --wait-for group has read what came before (a rating log, "
+                          "all clicks, never waits). per-user: Kafka's keying by user; each user's events in "
+                          "order, users interleaved, several consumer processes can share the work, no waits."),
+    ] = ReplayOrder.GLOBAL,
+    wait_for: Annotated[
+        str, typer.Option(help="With --order global: the consumer group whose progress the import waits for.")
+    ] = "learner",
     rate: RateOpt = 0.0,
     limit: LimitOpt = 0,
     dry_run: DryRunOpt = False,
@@ -397,7 +439,9 @@ def import_interactions(
     """Replay an interaction log as click and order events, in timestamp order.
 
     The file is read and sorted by time first (ties keep file order); each event's event_time is the
-    log's time. Bad rows are rejected with their line numbers (see `import products`).
+    log's time. Bad rows are rejected with their line numbers (see `import products`). By default
+    (--order global) the consumers also read the log in that order, so the learner learns it in the
+    order it happened; see --order.
 
     Example (MovieLens): shopstream import interactions ratings.csv --user-col userId --item-col movieId
     --rating-col rating --time-col timestamp --item-prefix ml-
@@ -429,9 +473,12 @@ def import_interactions(
         log = InteractionLog.load(source, mapping, report, limit=limit or None, progress=read_update)
     source.close()
     events = log.events() if dry_run else paced(log.events(), speedup=speedup, rate=rate)
-    sent, seconds, error, interrupted = _send(settings, events, len(log), 0.0, dry_run, progress, "interactions")
+    extra: dict[str, Any] = {"sessions": log.sessions, "users": log.n_users, "items": log.n_items,
+                             "order": order.value}
+    sent, seconds, error, interrupted = _send(settings, events, len(log), 0.0, dry_run, progress, "interactions",
+                                              order=order, wait_for=wait_for, extra=extra)
     kinds = report.by_type
-    extra: dict[str, Any] = {"sessions": log.sessions, "users": log.n_users, "items": log.n_items}
+    extra.update(sessions=log.sessions)
     span = log.time_range
     if span is not None:
         from producers.importers.values import from_micros

@@ -82,11 +82,13 @@ class GroupProgress:
     """How far a consumer group has got on the first partition of a topic: its committed offset."""
 
     def __init__(self, bootstrap: str, group: str, topic_prefix: str = "",
-                 say: Callable[[str], None] = log.info, poll_s: float = 0.05, remind_s: float = 30.0) -> None:
+                 say: Callable[[str], None] = log.info, poll_s: float = 0.05, first_reminder_s: float = 5.0,
+                 remind_s: float = 30.0) -> None:
         self.group = group
         self.topic_prefix = topic_prefix
         self.say = say
         self.poll_s = poll_s
+        self.first_reminder_s = first_reminder_s
         self.remind_s = remind_s
         self.waits = 0
         self.waited_s = 0.0
@@ -113,11 +115,11 @@ class GroupProgress:
         """Return once the group has committed the first partition of `topic` up to its end."""
         started = time.monotonic()
         end = self.end_offset(topic)
-        reminded = started
+        remind_at = started + self.first_reminder_s
         while (done := self.committed(topic)) < end:
             now = time.monotonic()
-            if now - reminded >= self.remind_s:
-                reminded = now
+            if now >= remind_at:
+                remind_at = now + self.remind_s
                 self.say(f"waiting for consumer group {self.group!r} to read {topic} up to offset {end} "
                          f"(it is at {done}) before sending {next_topic}, so that it learns the log in order; "
                          f"is `shopstream consume {self.group.removeprefix(self.topic_prefix)}` running? "

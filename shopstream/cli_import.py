@@ -421,7 +421,9 @@ def import_interactions(
                           "the first partition of its topic, and where the log moves between clicks and orders "
                           "the import waits until the --wait-for group has read what came before (a rating log, "
                           "all clicks, never waits). per-user: Kafka's keying by user; each user's events in "
-                          "order, users interleaved, several consumer processes can share the work, no waits."),
+                          "order, users interleaved, several consumer processes can share the work, no waits. "
+                          "global is the default because a replayed log is there to be learned as it happened: "
+                          "the model and its prequential figures depend on the order."),
     ] = ReplayOrder.GLOBAL,
     wait_for: Annotated[
         str, typer.Option(help="With --order global: the consumer group whose progress the import waits for.")

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 SEMANTIC_STAMP := $(VENV)/.semantic-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install semantic kafka browser run test lint unit bench clean
+.PHONY: install semantic kafka browser prometheus run test lint unit bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ kafka: install
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# Debian's Prometheus (and promtool) for the test where a real Prometheus scrapes the API.
+prometheus:
+	@command -v prometheus >/dev/null || (apt-get update -qq && apt-get install -y -qq prometheus)
+
 run: install kafka
 	$(BIN)/shopstream run
 
@@ -43,7 +47,7 @@ lint: install
 unit: install
 	$(BIN)/pytest -m "not broker and not browser"
 
-test: install semantic kafka browser lint
+test: install semantic kafka browser prometheus lint
 	$(BIN)/pytest
 
 bench: install kafka

@@ -25,11 +25,12 @@ from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
 from tests.integration.api.test_web_page import LiveServer
 from tests.integration.helpers import counter, kafka_describe, produce_simulation, start_consumer, wait_for
+from tests.unit.infra.test_monitoring_config import dashboard_queries, rule_queries
 
 pytestmark = pytest.mark.broker
 
 PROMETHEUS = shutil.which("prometheus")
-FAST = {"lag_sample_interval_s": 0.5, "lag_window_samples": 6, "consumer_stale_after_s": 4.0,
+FAST = {"lag_sample_interval_s": 0.5, "lag_window_samples": 6, "consumer_stale_after_s": 10.0,
         "snapshot_interval_s": 1.0}
 
 
@@ -134,6 +135,13 @@ def test_a_real_prometheus_scrapes_the_lag_that_kafka_reports(running):
 
         wait_for(lambda: scraped() is not None, timeout_s=60, interval_s=0.5, what="Prometheus to scrape the API")
         ours = scraped()
+        # Every query of the Grafana dashboard and of the alert rules runs on this Prometheus.
+        for expr in dashboard_queries() + rule_queries():
+            answer = prom.get("/api/v1/query", params={"query": expr}).json()
+            assert answer["status"] == "success", (expr, answer)
+        status = prom.get("/api/v1/query", params={
+            "query": f'shopstream_consumergroup_status{{group="{group}",status="STOP"}}'}).json()["data"]["result"]
+        assert [float(x["value"][1]) for x in status] == [1.0]
     assert ours == {tp: lag for tp, (_c, _e, lag) in kafka.items()}
     assert sum(ours.values()) == behind
 

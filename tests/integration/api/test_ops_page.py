@@ -24,7 +24,7 @@ from tests.integration.helpers import produce_simulation, wait_for
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
 
 ARTEFACTS = Path(os.environ.get("SHOPSTREAM_ARTEFACTS", "/tmp/shopstream-artefacts"))
-FAST = {"lag_sample_interval_s": 0.5, "lag_window_samples": 6, "consumer_stale_after_s": 4.0,
+FAST = {"lag_sample_interval_s": 0.5, "lag_window_samples": 6, "consumer_stale_after_s": 10.0,
         "snapshot_interval_s": 1.0}
 
 

@@ -23,7 +23,8 @@ EXPORTED = {
     "kafka_topic_partition_current_offset", "shopstream_consumergroup_partition_status",
     "shopstream_consumergroup_status", "shopstream_consumergroup_members_alive", "shopstream_events_applied_total",
     "shopstream_events_dead_lettered_total", "shopstream_dead_letters_total",
-    "shopstream_freshness_produce_to_applied_seconds_bucket", "shopstream_freshness_produce_to_searchable_seconds_bucket",
+    "shopstream_freshness_produce_to_applied_seconds_bucket",
+    "shopstream_freshness_produce_to_searchable_seconds_bucket",
     "shopstream_http_request_duration_seconds_bucket", "shopstream_prequential_hr10", "shopstream_prequential_ndcg10",
     "shopstream_prequential_window_hr10", "shopstream_prequential_evaluated_total", "shopstream_model_info",
     "shopstream_index_info", "shopstream_child_restarts_total", "shopstream_lag_sample_age_seconds",
@@ -86,6 +87,7 @@ def test_grafana_provisioning_points_at_the_dashboard_and_prometheus():
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed: run `make prometheus`")
 def test_promtool_accepts_the_config_and_the_rules():
+    assert PROMTOOL
     for args in (["check", "config", str(INFRA / "prometheus" / "prometheus.yml")],
                  ["check", "rules", str(INFRA / "prometheus" / "alerts.yml")]):
         result = subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=60)

@@ -12,6 +12,7 @@ from infra.config import Settings
 from shopstream.bench import report
 from shopstream.bench.ingest import bench_ingest
 from shopstream.bench.learner import bench_learner_throughput, bench_learning_freshness
+from shopstream.bench.ops import bench_ops
 from shopstream.bench.reco import bench_reco
 from shopstream.bench.search import bench_freshness, bench_latency, bench_relevance
 
@@ -47,6 +48,10 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
         ("reco.freshness_p50_s", "-"),
         ("reco.freshness_p95_s", "-"),
     ],
+    "ops": [
+        ("ops.metrics_scrape_ms", "ops.bare_ms"),
+        ("ops.metrics_scrape_p99_ms", "ops.bare_p99_ms"),
+    ],
     "reco": [
         ("reco.hr10_model", "reco.hr10_popularity"),
         ("reco.hr10_model", "reco.hr10_batch"),
@@ -77,6 +82,7 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
         "learner": bench_learner_throughput,
         "reco-freshness": bench_learning_freshness,
         "reco": bench_reco,
+        "ops": bench_ops,
     }
     unknown = (only or set()) - set(suites)
     if unknown:

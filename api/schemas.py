@@ -3,9 +3,12 @@ route and the web page reads only documented fields."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from events import Click
 
 
 class Product(BaseModel):
@@ -98,6 +101,20 @@ class ModelsResponse(BaseModel):
     prequential: dict[str, dict[str, float | None]]
 
 
+class ClickRequest(Click):
+    """A click as the web page (or any client) sends it: the click, plus the client's event id."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "event_id": "0f8fad5b-d9cb-469f-a165-70867728950e", "user_id": "u00001", "product_id": "p000001",
+        "session_id": "web-1", "source": "search", "position": 0, "query": "coffee maker"}]})
+
+    event_id: uuid.UUID | None = Field(
+        default=None,
+        description="The idempotency key: a UUID the client makes once per click and sends again with every "
+                    "retry (after a timeout, a 503 or a 429). It becomes the event's id, and every consumer "
+                    "counts an event id once. Without it the server makes one, and a retry may count twice.")
+
+
 class ClickAccepted(BaseModel):
     accepted: bool
     event_id: str
@@ -112,11 +129,6 @@ class Health(BaseModel):
 
 class Ping(BaseModel):
     ok: bool
-
-
-class PageConfig(BaseModel):
-    api_token: str | None
-    token_note: str
 
 
 class Metrics(BaseModel):

@@ -40,7 +40,7 @@ from kafka.errors import KafkaError
 
 from api.deps import Catalog, SettingsDep
 from api.guards import ClickRateLimit, client_address
-from api.schemas import ClickAccepted, ClickRequest
+from api.schemas import ClickAccepted, ClickRequest, problems
 from api.services.catalog import CatalogUnavailable
 from events import Click, make_event
 from infra.producer import EventSink
@@ -179,12 +179,9 @@ def _sink(request: Request, bootstrap: str, topic_prefix: str) -> EventSink:
 
 
 @router.post(
-    "/click", status_code=202, response_model=ClickAccepted,
-    responses={401: {"description": "A wrong bearer token."},
-               413: {"description": "The body is too large."},
-               422: {"description": "Not a valid click, or an unknown product."},
-               429: {"description": "Over the per-client rate limit; see Retry-After."},
-               503: {"description": "The catalog or Kafka is not available; the click was not recorded."}},
+    "/click", status_code=202, response_model=ClickAccepted, responses=problems(401, 413, 422, 429, 503),
+    # The bearer token is optional: `{}` says that anonymous callers are welcome too.
+    openapi_extra={"security": [{}]},
 )
 def click(
     request: Request, settings: SettingsDep, catalog: Catalog, body: ClickRequest,

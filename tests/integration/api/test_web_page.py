@@ -165,7 +165,8 @@ class Chromium:
 
     def goto(self, url: str) -> None:
         self.call("Page.navigate", {"url": url}, session=True)
-        self.wait("document.readyState === 'complete'", f"{url} to load")
+        # The new document, not the one still showing while the navigation starts.
+        self.wait(f"location.href === {json.dumps(url)} && document.readyState === 'complete'", f"{url} to load")
 
     def click(self, selector: str) -> None:
         """A real mouse click (pressed and released) at the middle of the element."""

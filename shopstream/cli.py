@@ -173,9 +173,14 @@ def serve(
         help="Worker processes (default: SHOPSTREAM_API_WORKERS; 0: one per core).", min=0)] = None,
 ) -> None:
     """Serve the HTTP API and the web page, with N worker processes that share only the files they read."""
+    from api.guards import why_not_serve
     from shopstream.serve import serve_api
 
     s = _settings()
+    refusal = why_not_serve(s)
+    if refusal is not None:
+        typer.echo(f"shopstream serve: refusing to start: {refusal}", err=True)
+        raise typer.Exit(2)
     serve_api(s, host or s.api_host, port or s.api_port, s.api_workers if workers is None else workers)
 
 

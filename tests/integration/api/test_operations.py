@@ -23,7 +23,7 @@ from infra.config import Settings
 from infra.producer import EventSink
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
-from tests.integration.api.test_web_page import LiveServer
+from tests.integration.api.live import LiveServer
 from tests.integration.helpers import counter, kafka_describe, produce_simulation, start_consumer, wait_for
 from tests.unit.infra.test_monitoring_config import dashboard_queries, rule_queries
 

@@ -17,7 +17,7 @@ import pytest
 
 from consumers.groups import build_loop
 from infra.config import Settings
-from tests.integration.api.test_web_page import LiveServer
+from tests.integration.api.live import LiveServer
 from tests.integration.api.test_web_page import browser as browser  # the module's Chromium fixture
 from tests.integration.helpers import produce_simulation, wait_for
 

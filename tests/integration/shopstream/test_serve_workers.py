@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from infra.api_token import new_token
 from infra.broker import free_port
 from infra.ops.history import history_path
 from infra.process import stop_process
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.broker
 
 def test_two_workers_answer_and_metrics_count_both(settings):
     port = free_port()
-    env = settings.child_env(SHOPSTREAM_LAG_SAMPLE_INTERVAL_S="0.5")
+    env = settings.child_env(SHOPSTREAM_LAG_SAMPLE_INTERVAL_S="0.5", SHOPSTREAM_API_TOKEN=new_token())
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen([sys.executable, "-m", "shopstream", "serve", "--workers", "2", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -27,7 +27,10 @@ def test_kafka_is_not_published_and_the_api_only_on_loopback_by_default() -> Non
     services = _compose()["services"]
     assert "ports" not in services["kafka"]
     published = [p for s in services.values() for p in s.get("ports", [])]
-    assert published == ["${SHOPSTREAM_PUBLISH_HOST:-127.0.0.1}:8000:8000"]
+    assert services["api"]["ports"] == ["${SHOPSTREAM_PUBLISH_HOST:-127.0.0.1}:8000:8000"]
+    # The monitoring stack (Prometheus, Grafana) is published the same way, and nothing else is.
+    assert all(p.startswith("${SHOPSTREAM_PUBLISH_HOST:-127.0.0.1}:") for p in published), published
+    assert sorted(p.rsplit(":", 1)[1] for p in published) == ["3000", "8000", "9090"]
 
 
 def test_the_api_gets_a_token_that_must_be_set() -> None:

@@ -173,10 +173,15 @@ def serve(
     """Serve the HTTP API and the web page."""
     import uvicorn
 
+    from api.guards import why_not_serve
     from api.main import create_app
 
     _one_blas_thread()
     s = _settings()
+    refusal = why_not_serve(s)
+    if refusal is not None:
+        typer.echo(f"shopstream serve: refusing to start: {refusal}", err=True)
+        raise typer.Exit(2)
     uvicorn.run(create_app(s), host=host or s.api_host, port=port or s.api_port, log_level="warning")
 
 

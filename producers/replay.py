@@ -98,8 +98,16 @@ class GroupProgress:
         return TopicPartition(self.topic_prefix + topic, 0)
 
     def end_offset(self, topic: str) -> int:
+        """The end of the topic's first partition; a broker that does not answer is waited out."""
         tp = self.first_partition(topic)
-        return int(self._admin.list_partition_offsets({tp: OffsetSpec.LATEST})[tp].offset)
+        backoff = 0.5
+        while True:
+            try:
+                return int(self._admin.list_partition_offsets({tp: OffsetSpec.LATEST})[tp].offset)
+            except KafkaError as exc:
+                self.say(f"cannot read the end of {tp.topic} ({exc!r}); retrying in {backoff:.0f} s")
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     def committed(self, topic: str) -> int:
         tp = self.first_partition(topic)

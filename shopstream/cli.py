@@ -230,9 +230,11 @@ def run(
 
 
 def _register_subcommands() -> None:
+    from shopstream.cli_dead_letter import dead_letter_app
     from shopstream.cli_import import import_app
 
     app.add_typer(import_app, name="import")
+    app.add_typer(dead_letter_app, name="dead-letter")
 
 
 _register_subcommands()

@@ -61,6 +61,8 @@ class MetricsService:
             consumers[group] = {
                 "events_applied": c.applied,
                 "dead_lettered": c.dead_lettered,
+                # By reason (`error.kind`): what `shopstream dead-letter list --counts` counts on the topic.
+                "dead_lettered_by_kind": dict(sorted(c.dead_by_kind.items())),
                 "events_per_s": rates.get(group),
                 "members_alive": row.members if row else None,
                 "produce_to_applied": None if row is None or row.fresh_n == 0 else {

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.broker
 
 def simulate(settings, *args: str) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "shopstream", "simulate", "--seed", "7", "--rate", "0", "--count", "2500",
-         "--products", "150", "--users", "60", "--no-progress", *args],
+        [sys.executable, "-m", "shopstream", "simulate", "--seed", "7", "--rate", "0", "--count", "1200",
+         "--products", "100", "--users", "40", "--no-progress", *args],
         env=settings.child_env(), capture_output=True, text=True, timeout=180,
     )
     assert proc.returncode == 0, proc.stderr

@@ -1,9 +1,8 @@
 """The exactly-once object, without a broker: replay skip, state and offsets in one transaction,
 record isolation by bisection, the error policy, and the order of dead letters, SQLite and Kafka.
 
-`DeadLetters` and `OffsetCommitter` are the Checkpoint's own protocols; the small classes below
-implement them and record what they were asked, and what SQLite held when they were asked (read
-through a second connection, so they see only what is committed).
+`DeadLetters` and `OffsetCommitter` are the Checkpoint's own protocols; the small classes in
+`recorders` implement them and record what they were asked, and what SQLite had committed then.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from pathlib import Path
 import pytest
 from kafka.errors import KafkaTimeoutError
 
-from consumers.checkpoint import Checkpoint, Polled, TopicPartition, Undecodable, is_transient
-from consumers.deadletter import DeadLetter
+from consumers.checkpoint import Checkpoint, Polled, Undecodable, is_transient
 from consumers.processor import Record
-from infra.sqlite import connect_reader, connect_writer, load_offsets, read_counters
+from infra.sqlite import connect_writer, read_counters
 from readmodels.errors import Rejected
+from tests.unit.consumers.recorders import RecordingCommitter, RecordingDeadLetters
 from tests.unit.shop_events import PREFIX, click, record
 
 GROUP = "ledger"
@@ -54,55 +53,6 @@ class Ledger:
             if item in self.failures:
                 raise self.failures[item]
         return {"rows": len(records)}
-
-
-class RecordingDeadLetters:
-    """`DeadLetters` that keeps what it is sent and, once flushed, what is durable; `fail` makes
-    `flush` raise (and lose what was pending) like a broker that cannot take them. At each flush it
-    notes the offsets SQLite has committed."""
-
-    def __init__(self, db: Path, fail: BaseException | None = None) -> None:
-        self.db = db
-        self.fail = fail
-        self.sent: list[DeadLetter] = []
-        self.pending: list[DeadLetter] = []
-        self.flushed: list[DeadLetter] = []
-        self.committed_at_flush: list[dict[TopicPartition, int]] = []
-
-    def send(self, letter: DeadLetter) -> None:
-        self.sent.append(letter)
-        self.pending.append(letter)
-
-    def flush(self) -> None:
-        self.committed_at_flush.append(committed_offsets(self.db))
-        pending, self.pending = self.pending, []
-        if self.fail is not None:
-            raise self.fail
-        self.flushed += pending
-
-
-class RecordingCommitter:
-    """`OffsetCommitter` that keeps each commit and what SQLite had committed at that moment."""
-
-    def __init__(self, db: Path, fail: BaseException | None = None) -> None:
-        self.db = db
-        self.fail = fail
-        self.commits: list[dict[TopicPartition, int]] = []
-        self.committed_at_commit: list[dict[TopicPartition, int]] = []
-
-    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        self.committed_at_commit.append(committed_offsets(self.db))
-        if self.fail is not None:
-            raise self.fail
-        self.commits.append(dict(offsets))
-
-
-def committed_offsets(db: Path) -> dict[TopicPartition, int]:
-    conn = connect_reader(db)
-    try:
-        return load_offsets(conn)
-    finally:
-        conn.close()
 
 
 class Harness:

@@ -144,7 +144,9 @@ class Checkpoint:
             out.counters = {**counters, "events_applied": len(out.applied),
                             "dead_lettered": len(out.dead_lettered), **by_kind}
             bump_counters(self.conn, out.counters)
-            save_offsets(self.conn, {tp: max(o, stored.get(tp, 0)) for tp, o in next_offsets.items()})
+            # Never behind what is stored: a redelivered batch must not move either back.
+            next_offsets = {tp: max(o, stored.get(tp, 0)) for tp, o in next_offsets.items()}
+            save_offsets(self.conn, next_offsets)
         try:
             self.committer.commit(next_offsets)
         except Exception as exc:  # informational only: the next batch's commit carries it

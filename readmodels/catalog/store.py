@@ -173,7 +173,20 @@ def remove_product(conn: sqlite3.Connection, product_id: str, event_time: float,
     old = conn.execute(
         "SELECT doc_id, updated_at, removed FROM products WHERE product_id = ?", (product_id,)
     ).fetchone()
-    if old is None or old[2] or not supersedes(event_time, old[1]):
+    if old is None:
+        # A tombstone: the listing this removal follows may still arrive, late, and must not
+        # bring the product back (last writer wins). Nothing live was removed.
+        conn.execute(
+            "INSERT INTO products (product_id, name, description, category_path, category, top_category, brand, "
+            "price_cents, attributes, stock, removed, updated_at, produced_at, applied_at, seq) "
+            "VALUES (?, '', '', '[]', '', '', '', 0, '{}', 0, 1, ?, ?, ?, ?)",
+            (product_id, event_time, produced_at, time.time(), _next_seq(conn)),
+        )
+        return False
+    if not supersedes(event_time, old[1]):
+        return False
+    if old[2]:  # removed already: a later removal still raises the time a late listing must beat
+        conn.execute("UPDATE products SET updated_at = ? WHERE doc_id = ?", (event_time, old[0]))
         return False
     conn.execute(
         "UPDATE products SET removed = 1, updated_at = ?, produced_at = ?, applied_at = ?, seq = ? WHERE doc_id = ?",

@@ -41,10 +41,15 @@ def apply_event(conn: sqlite3.Connection, event: Event) -> str | None:
         upsert_product(conn, payload, at, eid)
         return "products_upserted"
     if isinstance(payload, ProductRemoved):
+        # A product not known yet gets a tombstone: the listing this removal follows may still
+        # arrive, late, and must not bring it back.
         conn.execute(
-            "UPDATE products SET removed = 1, updated_at = ?, last_event_id = ? "
-            "WHERE product_id = ? AND ? >= updated_at",
-            (at, eid, payload.product_id, at),
+            "INSERT INTO products (product_id, name, description, category_path, category, brand, price_cents, "
+            "attributes, removed, created_at, updated_at, last_event_id) "
+            "VALUES (?, '', '', '[]', '', '', 0, '{}', 1, ?, ?, ?) "
+            "ON CONFLICT (product_id) DO UPDATE SET removed = 1, updated_at = excluded.updated_at, "
+            f"last_event_id = excluded.last_event_id WHERE {SUPERSEDES_SQL.format(col='updated_at', table='products')}",
+            (payload.product_id, at, at, eid),
         )
         return "products_removed"
     if isinstance(payload, Click):

@@ -78,7 +78,7 @@ class LearnerProcessor(Processor):
         self._train()
 
     def apply(self, conn: sqlite3.Connection, records: Sequence[Record]) -> dict[str, int]:
-        added = sum(learner_log.append(conn, r.event) for r in records)
+        added = learner_log.append_events(conn, [r.event for r in records])
         return {"log_entries": added}
 
     def after_commit(self, records: Sequence[Record]) -> None:

@@ -54,7 +54,7 @@ class OffsetCommitter(Protocol):
         """Tell Kafka the next offsets (best effort: SQLite holds the truth)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Undecodable:
     """A record that is not a valid event: it goes to the dead-letter topic as it came."""
 
@@ -67,7 +67,7 @@ class Undecodable:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Polled:
     """One polled record, decoded or not, at its position on the broker."""
 

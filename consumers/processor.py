@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from events import Event
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """A decoded event and where it came from (``topic`` without the namespace prefix)."""
 

@@ -55,13 +55,37 @@ class LoopStats:
 
 
 class KafkaCommitter:
-    """Commits offsets to Kafka for lag tools (the `OffsetCommitter` of a `Checkpoint`)."""
+    """Commits offsets to Kafka for lag tools (the `OffsetCommitter` of a `Checkpoint`).
+
+    Asynchronously: SQLite holds the truth, so the next batch need not wait a round trip for the
+    broker's answer (a failed commit is carried by the next one). `flush` commits the last offsets
+    of the partitions still assigned and waits, so that a consumer that stops leaves Kafka's view
+    exact.
+    """
 
     def __init__(self, consumer: KafkaConsumer) -> None:
         self.consumer = consumer
+        self.last: dict[TopicPartition, int] = {}
+        self.failures = 0
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        self.consumer.commit({KafkaTopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()})
+        self.last.update(offsets)
+        self.consumer.commit_async(_kafka_offsets(offsets), callback=self._done)
+
+    def _done(self, _offsets: Any, response: Any) -> None:
+        if isinstance(response, BaseException):
+            self.failures += 1
+            log.debug("async offset commit failed (the next one carries it): %s", describe(response))
+
+    def flush(self, timeout_ms: int = 5_000) -> None:
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        offsets = {tp: o for tp, o in self.last.items() if tp in assigned}
+        if offsets:
+            self.consumer.commit(_kafka_offsets(offsets), timeout_ms=timeout_ms)
+
+
+def _kafka_offsets(offsets: Mapping[TopicPartition, int]) -> dict[KafkaTopicPartition, OffsetAndMetadata]:
+    return {KafkaTopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -111,6 +135,7 @@ class ConsumerLoop:
         self._client_id = client_id or f"shopstream-{processor.group}"
         self._session_timeout_ms = session_timeout_ms
         self._consumer: KafkaConsumer | None = None
+        self._committer: KafkaCommitter | None = None
         self._checkpoint: Checkpoint | None = None
         self._heartbeat("starting", force=True)
 
@@ -141,7 +166,8 @@ class ConsumerLoop:
                 continue
             consumer.subscribe([self.topic_prefix + t for t in self.processor.topics], listener=_SeekToStored(self))
             self._consumer = consumer
-            self._checkpoint = Checkpoint(self.conn, self.group_id, self.dead_letter, KafkaCommitter(consumer))
+            self._committer = KafkaCommitter(consumer)
+            self._checkpoint = Checkpoint(self.conn, self.group_id, self.dead_letter, self._committer)
         return self._consumer
 
     @property
@@ -211,6 +237,12 @@ class ConsumerLoop:
         return self.stats
 
     def _idle(self) -> None:
+        if self._committer is not None and self._committer.failures:
+            self._committer.failures = 0  # commit again what a failed async commit did not carry
+            try:
+                self._committer.flush(timeout_ms=1_000)
+            except Exception as exc:
+                log.debug("offset commit on idle failed: %s", describe(exc))
         try:
             self.processor.on_idle()
         except Exception:
@@ -218,19 +250,23 @@ class ConsumerLoop:
             log.exception("%s: on_idle failed; the stream goes on", self.processor.group)
         self._heartbeat("running")
 
-    def _decode(self, tp: Any, msg: Any) -> Polled:
-        logical = self._logical(tp.topic)
-        try:
-            event = decode(msg.value, topic=logical, limits=self.limits)
-        except DecodeError as exc:
-            item: Record | Undecodable = Undecodable(tp.partition, msg.offset, msg.timestamp, msg.key, msg.value,
-                                                     exc.kind, exc.reason)
-        else:
-            item = Record(logical, tp.partition, msg.offset, msg.timestamp, event, tp.topic, msg.key, msg.value)
-        return Polled(tp.topic, tp.partition, msg.offset, item)
+    def _decode(self, topic: str, partition: int, messages: list[Any]) -> list[Polled]:
+        logical, limits = self._logical(topic), self.limits
+        now = time.time()  # one clock reading per partition's batch: the time limits are minutes wide
+        out = []
+        for msg in messages:
+            try:
+                event = decode(msg.value, topic=logical, limits=limits, now=now)
+            except DecodeError as exc:
+                item: Record | Undecodable = Undecodable(partition, msg.offset, msg.timestamp, msg.key, msg.value,
+                                                         exc.kind, exc.reason)
+            else:
+                item = Record(logical, partition, msg.offset, msg.timestamp, event, topic, msg.key, msg.value)
+            out.append(Polled(topic, partition, msg.offset, item))
+        return out
 
     def _process(self, polled: dict[Any, list[Any]]) -> None:
-        batch = [self._decode(tp, msg) for tp, messages in polled.items() for msg in messages]
+        batch = [p for tp, messages in polled.items() for p in self._decode(tp.topic, tp.partition, messages)]
         try:
             outcome = self.checkpoint.process(batch, self.processor.apply)
         except Exception as exc:
@@ -281,6 +317,14 @@ class ConsumerLoop:
         except sqlite3.Error as exc:  # a busy file must not stop the stream for a heartbeat
             log.debug("heartbeat not written: %s", exc)
 
+    def _flush_commits(self) -> None:
+        if self._committer is None:
+            return
+        try:
+            self._committer.flush()
+        except Exception as exc:  # informational only: SQLite holds the offsets
+            log.warning("final Kafka offset commit failed (SQLite holds the offsets): %s", describe(exc))
+
     def _logical(self, topic: str) -> str:
         return topic[len(self.topic_prefix):] if self.topic_prefix else topic
 
@@ -291,6 +335,7 @@ class ConsumerLoop:
             finally:
                 self._heartbeat("stopped", force=True)
                 if self._consumer is not None:
+                    self._flush_commits()
                     self._consumer.close(autocommit=False)
         finally:
             self.dead_letter.close()

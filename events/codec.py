@@ -65,8 +65,8 @@ def decode(raw: bytes | None, topic: str | None = None, limits: Limits = DEFAULT
     if len(raw) > limits.max_event_bytes:
         raise DecodeError("oversize", f"{len(raw)} bytes, more than the {limits.max_event_bytes} an event may have")
     event = _validate(raw)
-    if topic is not None and topic_for(event.type.value) != topic:
-        raise DecodeError("wrong-topic", f"a {event.type.value} event belongs on {topic_for(event.type.value)!r}, "
+    if topic is not None and topic_for(event.type) != topic:
+        raise DecodeError("wrong-topic", f"a {event.type.value} event belongs on {topic_for(event.type)!r}, "
                                          f"not {topic!r}")
     at = event.event_time.timestamp()
     now = time.time() if now is None else now

@@ -126,7 +126,7 @@ class Event(_Model):
 
     @model_validator(mode="after")
     def _type_matches_payload(self) -> Event:
-        if self.payload.type != self.type.value:
+        if self.payload.type != self.type:  # a StrEnum equals its value; `.value` costs a descriptor call
             raise ValueError(f"envelope type {self.type} != payload type {self.payload.type}")
         if self.schema_version > SCHEMA_VERSION:
             raise ValueError(

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     reco_exclude: Literal["seen", "bought", "none"] = "seen"
     # Learner: evaluate 1 in N interactions (test-then-train); snapshot every N events or interval.
     prequential_sample_every: int = Field(default=5, ge=1)
+    # Learner behind the stream (its newest record older than this): evaluate 1 in N entries
+    # instead, so that training -- what users get -- catches up first (consumers/learner).
+    learner_catch_up_after_s: float = Field(default=5.0, ge=0)
+    learner_catch_up_sample_every: int = Field(default=50, ge=1)
     learner_snapshot_every: int = Field(default=20_000, ge=1)
 
     # API.

@@ -17,14 +17,47 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Sequence
 
 from events import Order
 from readmodels.errors import Rejected
+
+_LOOKUP_CHUNK = 500  # ids per `IN (...)` look-up
 
 
 def fingerprint(order: Order) -> str:
     """A digest of the order's content (not of its envelope)."""
     return hashlib.sha256(order.model_dump_json().encode()).hexdigest()[:32]
+
+
+def claim_many(conn: sqlite3.Connection, batch: Sequence[Order], table: str) -> list[bool]:
+    """:func:`claim` for each order of `batch` in turn (a later one sees the earlier ones), with
+    one look-up for the whole batch."""
+    digests = [fingerprint(o) for o in batch]
+    known: dict[str, str] = {}
+    ids = list({o.order_id for o in batch})
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start:start + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        known.update(conn.execute(f"SELECT order_id, fingerprint FROM {table} WHERE order_id IN ({marks})", chunk))
+    out: list[bool] = []
+    new: list[tuple[str, str]] = []
+    for order, digest in zip(batch, digests, strict=True):
+        stored = known.get(order.order_id)
+        if stored is None:
+            known[order.order_id] = digest
+            new.append((order.order_id, digest))
+            out.append(True)
+        elif stored != digest:
+            raise _reused(order)
+        else:
+            out.append(False)
+    conn.executemany(f"INSERT INTO {table} (order_id, fingerprint) VALUES (?, ?)", new)
+    return out
+
+
+def _reused(order: Order) -> Rejected:
+    return Rejected("duplicate-order-id", f"order id {order.order_id!r} was already used for a different order")
 
 
 def claim(conn: sqlite3.Connection, order: Order, table: str) -> bool:
@@ -36,5 +69,5 @@ def claim(conn: sqlite3.Connection, order: Order, table: str) -> bool:
         conn.execute(f"INSERT INTO {table} (order_id, fingerprint) VALUES (?, ?)", (order.order_id, digest))
         return True
     if row[0] != digest:
-        raise Rejected("duplicate-order-id", f"order id {order.order_id!r} was already used for a different order")
+        raise _reused(order)
     return False

@@ -8,6 +8,14 @@ position in the log travels with its snapshots, so a restart loads the newest sn
 only on the entries after it: no event is trained on twice, none is skipped. Prequential figures
 are stored with the log position they include, so an entry is evaluated once as well. A trending
 popularity baseline is evaluated on the same entries.
+
+Under a backlog (the newest record of a batch older than `learner_catch_up_after_s`: a burst
+outran the learner, or it starts on a long history) the learner evaluates 1 in
+`learner_catch_up_sample_every` entries instead of 1 in `prequential_sample_every`: evaluation asks
+the model for a whole list and costs more than training, and training is what users get. What the
+model learns does not change (evaluation never trains), only how many entries the prequential
+figures are taken on; the learner logs when it falls behind and when it has caught up, and its lag
+shows in `shopstream lag` like any group's.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ class LearnerProcessor(Processor):
         self.settings = settings
         self.snapshots = settings.snapshot_dir("learner")
         self.sample_every = settings.prequential_sample_every
+        self.behind_s = 0.0  # age of the newest record of the last batch
+        self.catching_up = False
         self.conn: sqlite3.Connection | None = None
         self.live = self._new_model()
         self.popularity = TrendingPopularity()
@@ -78,12 +88,34 @@ class LearnerProcessor(Processor):
         self._train()
 
     def apply(self, conn: sqlite3.Connection, records: Sequence[Record]) -> dict[str, int]:
-        added = sum(learner_log.append(conn, r.event) for r in records)
+        added = learner_log.append_events(conn, [r.event for r in records])
         return {"log_entries": added}
 
     def after_commit(self, records: Sequence[Record]) -> None:
+        self._follow_backlog(records)
         self._train()
         self.on_idle()
+
+    def _follow_backlog(self, records: Sequence[Record]) -> None:
+        """Note how far behind the stream the learner is; say so when it falls behind or catches up."""
+        newest = max((r.timestamp_ms for r in records), default=-1)
+        if newest < 0:
+            return
+        s = self.settings
+        self.behind_s = max(time.time() - newest / 1000, 0.0)
+        catching_up = self.behind_s > s.learner_catch_up_after_s
+        if catching_up and not self.catching_up:
+            log.warning("learner: %.1f s behind the stream; evaluating 1 in %d entries until it has caught up",
+                        self.behind_s, s.learner_catch_up_sample_every)
+        elif self.catching_up and not catching_up:
+            log.info("learner: caught up (%.1f s behind); evaluating 1 in %d entries again",
+                     self.behind_s, self.sample_every)
+        self.catching_up = catching_up
+
+    @property
+    def evaluate_every(self) -> int:
+        """Evaluate the log entries whose seq is a multiple of this."""
+        return self.settings.learner_catch_up_sample_every if self.catching_up else self.sample_every
 
     def on_idle(self) -> None:
         s = self.settings
@@ -110,7 +142,7 @@ class LearnerProcessor(Processor):
             self._baseline(entry)
             return
         x: Interaction = entry.interaction()
-        if entry.seq > self.evaluated_seq and entry.seq % self.sample_every == 0:
+        if entry.seq > self.evaluated_seq and entry.seq % self.evaluate_every == 0:
             self.pq["model"].test(self.live.model, x)
             self.pq["popularity"].test(self.popularity, x)
         self.live.apply(entry, train=True)

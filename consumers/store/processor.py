@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
 from collections.abc import Sequence
 
 from consumers.processor import Processor, Record
@@ -19,5 +18,5 @@ class StoreProcessor(Processor):
         store.setup(conn)
 
     def apply(self, conn: sqlite3.Connection, records: Sequence[Record]) -> dict[str, int]:
-        moved = Counter(name for r in records if (name := store.apply_event(conn, r.event)) is not None)
+        moved = store.apply_events(conn, [r.event for r in records])
         return {"products_upserted": 0, "products_removed": 0, "clicks": 0, "orders": 0, **moved}

@@ -9,6 +9,8 @@ the learner when it logs the product, and stored with the log entry: nobody embe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -26,11 +28,18 @@ _embedder = HashingEmbedder(dim=ITEM_VECTOR_DIM)
 
 
 def item_vector(p: ProductUpserted) -> NDArray[np.float32]:
-    text = product_text(
-        name=p.name, description=p.description, category_path=p.category_path, brand=p.brand,
-        attributes=p.attributes, price=float(p.price),
-    )
-    return np.asarray(_embedder.transform([text])[0], dtype=np.float32)
+    return item_vectors([p])[0]
+
+
+def item_vectors(products: Sequence[ProductUpserted]) -> NDArray[np.float32]:
+    """The vectors of `products`, one row each, embedded in one call (the embedder's per-call cost
+    is much larger than its per-product cost). A row does not depend on the other products."""
+    texts = [
+        product_text(name=p.name, description=p.description, category_path=p.category_path, brand=p.brand,
+                     attributes=p.attributes, price=float(p.price))
+        for p in products
+    ]
+    return np.asarray(_embedder.transform(texts), dtype=np.float32).reshape(len(texts), ITEM_VECTOR_DIM)
 
 
 def item_spec(p: ProductUpserted, vector: NDArray[np.float32] | None = None) -> ItemSpec:

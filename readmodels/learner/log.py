@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -20,7 +20,7 @@ from models.reco import Interaction, Kind
 from models.reco.base import ItemSpec
 from models.reco.serving import UserItems
 from readmodels import orders
-from readmodels.learner.convert import interactions, item_spec, item_vector
+from readmodels.learner.convert import interactions, item_spec, item_vectors
 from readmodels.upsert import supersedes
 
 SCHEMA = files("readmodels.learner").joinpath("schema.sql")
@@ -74,36 +74,71 @@ def append(conn: sqlite3.Connection, event: Event) -> int:
 
     Raises `readmodels.errors.Rejected` for an order id reused for another order.
     """
-    payload = event.payload
-    eid = str(event.event_id)
-    ts = event.event_time.timestamp()
-    produced = event.produce_time.timestamp() if event.produce_time else None
+    return append_events(conn, [event])
+
+
+# Product ids per `IN (...)` look-up: far below SQLite's limit on bound parameters.
+_LOOKUP_CHUNK = 500
+
+
+def append_events(conn: sqlite3.Connection, events: Sequence[Event]) -> int:
+    """:func:`append` for each event in turn, with a few statements per batch: one look-up of the
+    products' stored times, the product vectors embedded in one call, one multi-row insert.
+    Returns the entries added. Raises `readmodels.errors.Rejected` as `append` does."""
     now = time.time()
-    rows: list[tuple[object, ...]] = []
-    if isinstance(payload, ProductUpserted | ProductRemoved):
-        old = conn.execute("SELECT updated_at FROM items WHERE product_id = ?", (payload.product_id,)).fetchone()
-        if old is not None and not supersedes(ts, old[0]):
-            return 0  # an older version arriving late changes nothing
-        removed = isinstance(payload, ProductRemoved)
-        conn.execute(
+    products = [e.payload for e in events if isinstance(e.payload, ProductUpserted | ProductRemoved)]
+    stored = _item_times(conn, {p.product_id for p in products})
+    changed: dict[str, tuple[float, int]] = {}  # product id -> (updated_at, removed), as it ends
+    orders_ = [e.payload for e in events if isinstance(e.payload, Order)]
+    claimed = iter(orders.claim_many(conn, orders_, "order_ids") if orders_ else [])
+    rows: list[list[object]] = []
+    vector_rows: list[tuple[list[object], ProductUpserted]] = []
+    for event in events:
+        payload = event.payload
+        eid = str(event.event_id)
+        ts = event.event_time.timestamp()
+        produced = event.produce_time.timestamp() if event.produce_time else None
+        if isinstance(payload, ProductUpserted | ProductRemoved):
+            if not supersedes(ts, stored.get(payload.product_id)):
+                continue  # an older version arriving late changes nothing
+            removed = isinstance(payload, ProductRemoved)
+            stored[payload.product_id] = ts
+            changed[payload.product_id] = (ts, int(removed))
+            if isinstance(payload, ProductUpserted):
+                row: list[object] = [eid, 0, "item", None, payload.product_id, None, ts, None,
+                                     payload.model_dump_json(), None, produced, now]
+                vector_rows.append((row, payload))
+            else:
+                row = [eid, 0, "remove", None, payload.product_id, None, ts, None, None, None, produced, now]
+            rows.append(row)
+            continue
+        if isinstance(payload, Order) and not next(claimed):
+            continue  # the same order again
+        for i, x in enumerate(interactions(event)):
+            rows.append([eid, i, x.kind, x.user_id, x.item_id, x.weight, x.ts, x.session_id, None, None, produced, now])
+    if vector_rows:
+        vectors = item_vectors([p for _, p in vector_rows])
+        for (row, _), vector in zip(vector_rows, vectors, strict=True):
+            row[9] = vector.tobytes()
+    if changed:
+        conn.executemany(
             "INSERT INTO items (product_id, updated_at, removed) VALUES (?, ?, ?) "
             "ON CONFLICT (product_id) DO UPDATE SET updated_at = excluded.updated_at, removed = excluded.removed",
-            (payload.product_id, ts, int(removed)),
+            [(pid, at, removed) for pid, (at, removed) in changed.items()],
         )
-        if isinstance(payload, ProductUpserted):
-            body, vector = payload.model_dump_json(), item_vector(payload).tobytes()
-            rows.append((eid, 0, "item", None, payload.product_id, None, ts, None, body, vector))
-        else:
-            rows.append((eid, 0, "remove", None, payload.product_id, None, ts, None, None, None))
-    else:
-        if isinstance(payload, Order) and not orders.claim(conn, payload, "order_ids"):
-            return 0  # the same order again
-        for i, x in enumerate(interactions(event)):
-            rows.append((eid, i, x.kind, x.user_id, x.item_id, x.weight, x.ts, x.session_id, None, None))
-    added = 0
-    for row in rows:
-        added += conn.execute(_INSERT, (*row, produced, now)).rowcount
-    return added
+    if not rows:
+        return 0
+    return int(conn.executemany(_INSERT, rows).rowcount)
+
+
+def _item_times(conn: sqlite3.Connection, product_ids: set[str]) -> dict[str, float]:
+    ids = list(product_ids)
+    out: dict[str, float] = {}
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start:start + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        out.update(conn.execute(f"SELECT product_id, updated_at FROM items WHERE product_id IN ({marks})", chunk))
+    return out
 
 
 def read_log(

@@ -69,7 +69,8 @@ class LiveModel:
 
     def save(self, directory: Path, offsets: dict[str, int], extra: dict[str, Any] | None = None,
              keep: int = 3) -> int:
-        self.model.flush()
+        # No flush of the rows waiting for a full mini-batch: the state holds them, and training
+        # them early would make what the model learns depend on when a snapshot happened to be taken.
         state, arrays = self.model.state()
         meta = {
             "format": SNAPSHOT_FORMAT,

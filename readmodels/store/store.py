@@ -3,15 +3,23 @@
 Every write is idempotent: clicks are keyed by event id, orders by order id (`readmodels.orders`),
 products follow last-writer-wins (`readmodels.upsert`), and per-user counters move only when the
 row they count was inserted. So an event delivered twice is counted once.
+
+A batch is applied with few statements (:func:`apply_events`): clicks, nine in ten events, go in
+with one look-up of the ids already stored, one multi-row insert and one upsert per distinct user.
+That is allowed because every rule here is order-free: clicks touch nothing that products or
+orders read, and the user counters only add (first and last seen are a min and a max).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from importlib.resources import files
+from typing import Any, TypeVar
 
 from events import Click, Event, Order, ProductRemoved, ProductUpserted
 from readmodels import orders
@@ -30,6 +38,34 @@ def cents(amount: Decimal) -> int:
 
 def _ts(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
+
+
+# Ids per `IN (...)` look-up: far below SQLite's limit on bound parameters.
+_LOOKUP_CHUNK = 500
+
+
+def apply_events(conn: sqlite3.Connection, events: Sequence[Event]) -> Counter[str]:
+    """Apply a batch; returns how many rows each counter moved (duplicates and stale changes move
+    none). The same rows as :func:`apply_event` on each event in turn. Raises
+    `readmodels.errors.Rejected` if an order id in the batch was used for a different order."""
+    moved: Counter[str] = Counter()
+    clicks: list[Event] = []
+    orders_: list[Event] = []
+    for event in events:
+        payload = event.payload
+        if isinstance(payload, Click):
+            clicks.append(event)
+        elif isinstance(payload, Order):
+            orders_.append(event)
+        elif (name := apply_event(conn, event)) is not None:
+            moved[name] += 1
+    users = _UserTally()
+    if orders_:
+        moved["orders"] += _insert_orders(conn, [_row(e) for e in orders_], users)
+    if clicks:
+        moved["clicks"] += _insert_clicks(conn, [_row(e) for e in clicks], users)
+    users.write(conn)
+    return moved
 
 
 def apply_event(conn: sqlite3.Connection, event: Event) -> str | None:
@@ -93,48 +129,110 @@ def upsert_product(conn: sqlite3.Connection, p: ProductUpserted, at: float, even
     )
 
 
-def _touch_user(conn: sqlite3.Connection, user_id: str, at: float) -> None:
-    conn.execute(
-        "INSERT INTO users (user_id, first_seen, last_seen) VALUES (?, ?, ?) "
+_P = TypeVar("_P", Click, Order)
+# (event id, payload, event time, produce time): what the rows of a click or an order are made of.
+_Row = tuple[str, _P, float, float | None]
+
+
+def _row(event: Event) -> _Row[Any]:
+    return str(event.event_id), event.payload, event.event_time.timestamp(), _ts(event.produce_time)
+
+
+class _UserTally:
+    """What a batch adds to each user's row: written with one upsert per user."""
+
+    SQL = (
+        "INSERT INTO users (user_id, first_seen, last_seen, clicks, orders, spent_cents) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (user_id) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen), "
-        "last_seen = max(last_seen, excluded.last_seen)",
-        (user_id, at, at),
+        "last_seen = max(last_seen, excluded.last_seen), clicks = clicks + excluded.clicks, "
+        "orders = orders + excluded.orders, spent_cents = spent_cents + excluded.spent_cents"
     )
+
+    def __init__(self) -> None:
+        self.users: dict[str, list[Any]] = {}  # user -> [first seen, last seen, clicks, orders, spent cents]
+
+    def add(self, user_id: str, at: float, clicks: int = 0, orders: int = 0, spent_cents: int = 0) -> None:
+        row = self.users.get(user_id)
+        if row is None:
+            self.users[user_id] = [at, at, clicks, orders, spent_cents]
+            return
+        if at < row[0]:
+            row[0] = at
+        if at > row[1]:
+            row[1] = at
+        row[2] += clicks
+        row[3] += orders
+        row[4] += spent_cents
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        if self.users:
+            conn.executemany(self.SQL, [(u, *row) for u, row in self.users.items()])
+            self.users = {}
+
+
+def _new_by_id(conn: sqlite3.Connection, rows: Sequence[_Row[Click]]) -> list[_Row[Click]]:
+    """The rows whose event id is neither stored nor earlier in `rows`."""
+    fresh: dict[str, _Row[Click]] = {}
+    for row in rows:
+        fresh.setdefault(row[0], row)
+    ids = list(fresh)
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start:start + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for (stored,) in conn.execute(f"SELECT event_id FROM clicks WHERE event_id IN ({marks})", chunk):
+            del fresh[stored]
+    return list(fresh.values())
 
 
 def insert_click(conn: sqlite3.Connection, c: Click, event_id: str, at: float, produced: float | None) -> bool:
-    cur = conn.execute(
-        "INSERT OR IGNORE INTO clicks (event_id, user_id, product_id, session_id, source, position, "
-        "query, event_time, produce_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (event_id, c.user_id, c.product_id, c.session_id, c.source.value, c.position, c.query, at, produced),
+    """One click; False if its event id was stored already."""
+    users = _UserTally()
+    new = _insert_clicks(conn, [(event_id, c, at, produced)], users)
+    users.write(conn)
+    return new == 1
+
+
+def _insert_clicks(conn: sqlite3.Connection, rows: Sequence[_Row[Click]], users: _UserTally) -> int:
+    fresh = _new_by_id(conn, rows)
+    conn.executemany(
+        "INSERT INTO clicks (event_id, user_id, product_id, session_id, source, position, query, event_time, "
+        "produce_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(eid, c.user_id, c.product_id, c.session_id, str(c.source), c.position, c.query, at, produced)
+         for eid, c, at, produced in fresh],
     )
-    if cur.rowcount == 0:
-        return False
-    _touch_user(conn, c.user_id, at)
-    conn.execute("UPDATE users SET clicks = clicks + 1 WHERE user_id = ?", (c.user_id,))
-    return True
+    for _, c, at, _ in fresh:
+        users.add(c.user_id, at, clicks=1)
+    return len(fresh)
 
 
 def insert_order(conn: sqlite3.Connection, o: Order, event_id: str, at: float, produced: float | None) -> bool:
-    if not orders.claim(conn, o, "order_ids"):
-        return False
-    total = cents(o.total)
-    conn.execute(
+    """One order; False if it was counted already. Raises `Rejected` for an order id reused for
+    another order (`readmodels.orders`)."""
+    users = _UserTally()
+    new = _insert_orders(conn, [(event_id, o, at, produced)], users)
+    users.write(conn)
+    return new == 1
+
+
+def _insert_orders(conn: sqlite3.Connection, rows: Sequence[_Row[Order]], users: _UserTally) -> int:
+    claimed = orders.claim_many(conn, [o for _, o, _, _ in rows], "order_ids")
+    fresh = [row for row, new in zip(rows, claimed, strict=True) if new]
+    header, lines, sold = [], [], []
+    for eid, o, at, produced in fresh:
+        total = cents(o.total)
+        header.append((o.order_id, eid, o.user_id, o.session_id, total, len(o.lines), at, produced))
+        for i, ln in enumerate(o.lines):
+            lines.append((o.order_id, i, ln.product_id, ln.quantity, cents(ln.unit_price)))
+            sold.append((ln.quantity, ln.product_id, at))
+        users.add(o.user_id, at, orders=1, spent_cents=total)
+    conn.executemany(
         "INSERT INTO orders (order_id, event_id, user_id, session_id, total_cents, line_count, "
         "event_time, produce_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (o.order_id, event_id, o.user_id, o.session_id, total, len(o.lines), at, produced),
+        header,
     )
     conn.executemany(
         "INSERT INTO order_lines (order_id, line_no, product_id, quantity, unit_price_cents) VALUES (?, ?, ?, ?, ?)",
-        [(o.order_id, i, ln.product_id, ln.quantity, cents(ln.unit_price)) for i, ln in enumerate(o.lines)],
+        lines,
     )
-    conn.executemany(
-        "UPDATE inventory SET sold_since = sold_since + ? WHERE product_id = ? AND base_time < ?",
-        [(ln.quantity, ln.product_id, at) for ln in o.lines],
-    )
-    _touch_user(conn, o.user_id, at)
-    conn.execute(
-        "UPDATE users SET orders = orders + 1, spent_cents = spent_cents + ? WHERE user_id = ?",
-        (total, o.user_id),
-    )
-    return True
+    conn.executemany("UPDATE inventory SET sold_since = sold_since + ? WHERE product_id = ? AND base_time < ?", sold)
+    return len(fresh)

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 10.0
 HEARTBEAT_S = 2.0
+COMMIT_TIMEOUT_MS = 5_000  # a commit while the broker is away must not hold the loop (and its heartbeat) long
 
 
 @dataclass
@@ -61,7 +62,8 @@ class KafkaCommitter:
         self.consumer = consumer
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        self.consumer.commit({KafkaTopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()})
+        self.consumer.commit({KafkaTopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()},
+                             timeout_ms=COMMIT_TIMEOUT_MS)
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -216,7 +218,20 @@ class ConsumerLoop:
         except Exception:
             self.stats.hook_errors += 1
             log.exception("%s: on_idle failed; the stream goes on", self.processor.group)
-        self._heartbeat("running")
+        problem = self._kafka_unreachable()
+        self._heartbeat("retrying" if problem else "running", error=problem)
+
+    def _kafka_unreachable(self) -> str | None:
+        """Why the broker cannot be reached now, if it cannot: an empty poll alone does not say
+        whether there is nothing new or no broker. Reads kafka-python's coordinator state (a
+        private attribute of the pinned client, so read defensively)."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        try:
+            if coordinator is not None and coordinator.coordinator_unknown():
+                return f"waiting for Kafka at {self._bootstrap}: the group coordinator is unreachable"
+        except Exception:  # introspection only; never a reason to stop
+            return None
+        return None
 
     def _decode(self, tp: Any, msg: Any) -> Polled:
         logical = self._logical(tp.topic)

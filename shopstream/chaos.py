@@ -186,8 +186,9 @@ class Chaos:
 
 
 def _run_args(plan: ChaosPlan, rate: float) -> list[str]:
+    # The same seed and run id: both runs send the very same events (ids included).
     return ["--rate", str(rate), "--count", str(plan.events), "--seed", str(plan.seed),
-            "--products", str(plan.products), "--users", str(plan.users)]
+            "--run-id", f"chaos-{plan.seed}", "--products", str(plan.products), "--users", str(plan.users)]
 
 
 def run_chaos(plan: ChaosPlan, workdir: Path, keep: bool = False) -> ChaosResult:

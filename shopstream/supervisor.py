@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.api_token import HOW_TO_SET, new_token, unsafe_token_reason, write_token_file
 from infra.broker import BrokerError, LocalBroker
 from infra.config import CONSUMER_GROUPS, Settings
 from infra.lag import measure_lag
@@ -31,6 +32,12 @@ from infra.supervision import write_status
 from infra.topics import ensure_topics
 
 BROKER_START_TIMEOUT_S = 120.0
+
+
+def _new_run_id() -> str:
+    from producers.simulator.world import new_run_id
+
+    return new_run_id()
 
 
 def describe_exit(code: int | None) -> str:
@@ -124,12 +131,15 @@ class Child:
 
 class Supervisor:
     def __init__(self, settings: Settings, rate: float, products: int, users: int, seed: int,
-                 count: int = 0, backoff: Backoff | None = None) -> None:
+                 run_id: str | None = None, count: int = 0, backoff: Backoff | None = None) -> None:
         self.settings = settings
         self.rate = rate
         self.products = products
         self.users = users
         self.seed = seed
+        # One run id for this supervisor's run, kept by a restarted simulator: it sends the same
+        # events again (same seed, same ids), which the consumers recognise as duplicates.
+        self.run_id = run_id or _new_run_id()
         self.count = count
         self._backoff = backoff or Backoff(settings.restart_backoff_initial_s, settings.restart_backoff_max_s,
                                            settings.restart_reset_after_s)
@@ -169,12 +179,17 @@ class Supervisor:
                     s.data_dir / "kafka", s.cache_dir, s.broker_port, s.controller_port, s.partitions
                 ).start()
                 self._started(self._record("broker"))
-            self._env = s.child_env()
+            # Development mode: a random operator token for this run (or the one set), in a 0600 file.
+            if s.api_token and (problem := unsafe_token_reason(s.api_token)):
+                raise RuntimeError(f"{problem}: unset it (`shopstream run` then makes one) or {HOW_TO_SET}")
+            token = s.api_token or new_token()
+            token_file = write_token_file(s.data_dir, token)
+            self._env = s.child_env(SHOPSTREAM_API_TOKEN=token)
             created = ensure_topics(s.bootstrap, s.partitions, s.replication_factor, s.topic_prefix)
             self._say(f"topics ready ({', '.join(created) or 'already there'})")
             simulate = ["simulate", "--rate", str(self.rate), "--products", str(self.products),
-                        "--users", str(self.users), "--seed", str(self.seed), "--no-progress",
-                        "--tastes-out", str(s.data_dir / "tastes.json")]
+                        "--users", str(self.users), "--seed", str(self.seed), "--run-id", self.run_id,
+                        "--no-progress", "--tastes-out", str(s.data_dir / "tastes.json")]
             if self.count:
                 simulate += ["--count", str(self.count)]
             self.children = [
@@ -190,6 +205,7 @@ class Supervisor:
             print(
                 f"\nshopstream is running.\n"
                 f"  web page / API : {url}/   (health: {url}/health, docs: {url}/docs)\n"
+                f"  API token      : {token_file}   (operator writes, e.g. clicks without the rate limit)\n"
                 f"  Kafka          : {s.bootstrap}\n"
                 f"  consumer lag   : shopstream lag   (also printed below every 5 s)\n"
                 f"  state (SQLite) : {s.data_dir}/*.sqlite3\n"

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 10.0
 HEARTBEAT_S = 2.0
+COMMIT_TIMEOUT_MS = 5_000  # a commit while the broker is away must not hold the loop (and its heartbeat) long
 
 
 @dataclass
@@ -77,7 +78,7 @@ class KafkaCommitter:
             self.failures += 1
             log.debug("async offset commit failed (the next one carries it): %s", describe(response))
 
-    def flush(self, timeout_ms: int = 5_000) -> None:
+    def flush(self, timeout_ms: int = COMMIT_TIMEOUT_MS) -> None:
         assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         offsets = {tp: o for tp, o in self.last.items() if tp in assigned}
         if offsets:
@@ -248,7 +249,20 @@ class ConsumerLoop:
         except Exception:
             self.stats.hook_errors += 1
             log.exception("%s: on_idle failed; the stream goes on", self.processor.group)
-        self._heartbeat("running")
+        problem = self._kafka_unreachable()
+        self._heartbeat("retrying" if problem else "running", error=problem)
+
+    def _kafka_unreachable(self) -> str | None:
+        """Why the broker cannot be reached now, if it cannot: an empty poll alone does not say
+        whether there is nothing new or no broker. Reads kafka-python's coordinator state (a
+        private attribute of the pinned client, so read defensively)."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        try:
+            if coordinator is not None and coordinator.coordinator_unknown():
+                return f"waiting for Kafka at {self._bootstrap}: the group coordinator is unreachable"
+        except Exception:  # introspection only; never a reason to stop
+            return None
+        return None
 
     def _decode(self, topic: str, partition: int, messages: list[Any]) -> list[Polled]:
         logical, limits = self._logical(topic), self.limits

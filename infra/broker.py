@@ -1,8 +1,9 @@
-"""A single-node KRaft Apache Kafka, run from Maven Central jars on the machine's JDK.
+"""KRaft Apache Kafka on this machine, run from Maven Central jars on the machine's JDK.
 
 The jars are resolved once with Maven (`infra/kafka/pom.xml`) into the cache folder and reused.
 `LocalBroker` formats its storage on first start, waits until the broker answers metadata
-requests, and stops cleanly. Tests start one on free ports in a temporary folder.
+requests, and stops cleanly (or is killed, for outage tests). Tests start one on free ports in a
+temporary folder. `LocalCluster` starts several from the same jars as one replicated cluster.
 """
 
 from __future__ import annotations
@@ -82,11 +83,18 @@ def _cluster_id() -> str:
             return cid
 
 
-def _server_properties(data_dir: Path, port: int, controller_port: int, partitions: int) -> str:
+def _server_properties(
+    data_dir: Path, port: int, controller_port: int, partitions: int, node_id: int = 1,
+    voters: str | None = None, replication: int = 1, min_insync: int = 1,
+) -> str:
+    """A combined broker + controller. Alone (`voters` None) it is its own quorum; in a cluster,
+    `voters` is the static quorum `id@host:port,...` and internal topics are replicated too."""
+    quorum = (f"controller.quorum.voters={voters}" if voters
+              else f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}")
     return f"""\
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
+node.id={node_id}
+{quorum}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
@@ -94,13 +102,15 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={data_dir / "logs"}
 num.partitions={partitions}
+default.replication.factor={replication}
+min.insync.replicas={min_insync}
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor={replication}
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor={replication}
+transaction.state.log.min.isr={min_insync}
+share.coordinator.state.topic.replication.factor={replication}
+share.coordinator.state.topic.min.isr={min_insync}
 group.initial.rebalance.delay.ms=0
 log.cleaner.backoff.ms=1000
 """
@@ -140,6 +150,12 @@ class LocalBroker:
         controller_port: int = 9093,
         partitions: int = 3,
         heap: str = "512m",
+        *,
+        node_id: int = 1,
+        voters: str | None = None,
+        cluster_id: str | None = None,
+        replication: int = 1,
+        min_insync: int = 1,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.cache_dir = cache_dir
@@ -147,6 +163,12 @@ class LocalBroker:
         self.controller_port = controller_port
         self.partitions = partitions
         self.heap = heap
+        # Cluster membership (`LocalCluster`); the defaults make a single node its own quorum.
+        self.node_id = node_id
+        self.voters = voters
+        self.cluster_id = cluster_id
+        self.replication = replication
+        self.min_insync = min_insync
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -160,15 +182,29 @@ class LocalBroker:
     def _format(self, props: Path) -> None:
         if (self.data_dir / "logs" / "meta.properties").exists():
             return
+        # Alone: `--standalone` makes this node the whole quorum. In a cluster every node is
+        # formatted with the same cluster id and the static voters of its properties.
+        mode = [] if self.voters else ["--standalone"]
         cmd = java_command(
             self.cache_dir, "kafka.tools.StorageTool",
-            "format", "--standalone", "-t", _cluster_id(), "-c", str(props),
+            "format", *mode, "-t", self.cluster_id or _cluster_id(), "-c", str(props),
         )
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise BrokerError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
 
     def start(self, timeout_s: float = 90.0) -> LocalBroker:
+        """Start the broker and wait until it answers metadata requests."""
+        self.launch()
+        try:
+            self._wait(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def launch(self) -> LocalBroker:
+        """Start the broker process without waiting for it (see `ready`); raises if a port is taken."""
         for p in (self.port, self.controller_port):
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", p)) == 0:
@@ -179,7 +215,8 @@ class LocalBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         props = self.data_dir / "server.properties"
         props.write_text(
-            _server_properties(self.data_dir, self.port, self.controller_port, self.partitions)
+            _server_properties(self.data_dir, self.port, self.controller_port, self.partitions, self.node_id,
+                               self.voters, self.replication, self.min_insync)
         )
         self._format(props)
         cmd = java_command(self.cache_dir, "kafka.Kafka", str(props), heap=self.heap)
@@ -193,12 +230,16 @@ class LocalBroker:
             start_new_session=True, preexec_fn=die_with_parent,
         )
         out.close()
-        try:
-            self._wait(timeout_s)
-        except BaseException:
-            self.stop()
-            raise
         return self
+
+    def ready(self) -> bool:
+        """Whether the launched broker is up and listening (a quick check that never blocks long;
+        clients retry a broker that still finishes its start)."""
+        if not self.alive():
+            return False
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def _wait(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -223,10 +264,77 @@ class LocalBroker:
         return text
 
     def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop gracefully (SIGTERM: Kafka's controlled shutdown), SIGKILL after `timeout_s`."""
         proc, self.process = self.process, None
         stop_process(proc, timeout_s)
 
+    def kill(self) -> None:
+        """SIGKILL the broker, as a crash or a power cut would (for outage tests and `shopstream chaos`)."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def __enter__(self) -> LocalBroker:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class LocalCluster:
+    """`size` brokers (each also a controller voter) from the same jars: a real multi-broker KRaft
+    cluster on this machine, with replication factor `size` and `min.insync.replicas` = size - 1 by
+    default, so one broker can be lost without losing a write or stopping the stream."""
+
+    def __init__(self, data_dir: Path, cache_dir: Path, size: int = 3, partitions: int = 3,
+                 min_insync: int | None = None, heap: str = "384m") -> None:
+        self.data_dir = data_dir.resolve()
+        ports = [(free_port(), free_port()) for _ in range(size)]
+        voters = ",".join(f"{i}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports, start=1))
+        cluster_id = _cluster_id()
+        self.min_insync = max(size - 1, 1) if min_insync is None else min_insync
+        self.brokers = [
+            LocalBroker(self.data_dir / f"node-{i}", cache_dir, port, controller, partitions, heap,
+                        node_id=i, voters=voters, cluster_id=cluster_id, replication=size,
+                        min_insync=self.min_insync)
+            for i, (port, controller) in enumerate(ports, start=1)
+        ]
+
+    @property
+    def bootstrap(self) -> str:
+        """Every broker: clients find the survivors when one is down."""
+        return ",".join(b.bootstrap for b in self.brokers)
+
+    @property
+    def replication(self) -> int:
+        return len(self.brokers)
+
+    def start(self, timeout_s: float = 180.0) -> LocalCluster:
+        """Launch every node (the quorum needs a majority before any answers), then wait for all."""
+        try:
+            for b in self.brokers:
+                b.launch()
+            for b in self.brokers:
+                b._wait(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def broker(self, node_id: int) -> LocalBroker:
+        return self.brokers[node_id - 1]
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        for b in self.brokers:
+            b.stop(timeout_s)
+
+    def __enter__(self) -> LocalCluster:
         return self.start()
 
     def __exit__(

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     learner_catch_up_sample_every: int = Field(default=50, ge=1)
     learner_snapshot_every: int = Field(default=20_000, ge=1)
 
+    # Supervisor (`shopstream run`): a child that dies is restarted after a delay that starts at
+    # `restart_backoff_initial_s` and doubles up to `restart_backoff_max_s`; it starts over once the
+    # child has run `restart_reset_after_s`.
+    restart_backoff_initial_s: float = Field(default=1.0, gt=0)
+    restart_backoff_max_s: float = Field(default=60.0, gt=0)
+    restart_reset_after_s: float = Field(default=60.0, gt=0)
+
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000

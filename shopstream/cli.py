@@ -218,15 +218,60 @@ def run(
     products: Annotated[int, typer.Option(help="Initial catalogue size.")] = 2000,
     users: Annotated[int, typer.Option(help="Simulated users.")] = 1000,
     seed: Annotated[int, typer.Option()] = 42,
+    count: Annotated[int, typer.Option(help="The simulator stops after N events (0: no limit); the rest runs on.")] = 0,
     duration: Annotated[float, typer.Option(help="Stop after N seconds (0: until Ctrl-C).")] = 0.0,
     run_id: Annotated[str | None, typer.Option(
-        help="The simulator's run id (see `simulate --help`). Default: a fresh one per simulator process.")] = None,
+        help="The simulator's run id (see `simulate --help`). Default: a fresh one for this run, kept when "
+             "the supervisor restarts the simulator.")] = None,
 ) -> None:
-    """Run the whole system: broker, topics, consumers, simulator, API. Ctrl-C stops everything."""
+    """Run the whole system: broker, topics, consumers, simulator, API. A part that dies is restarted;
+    Ctrl-C stops everything."""
     from shopstream.supervisor import Supervisor
 
-    Supervisor(_settings(), rate=rate, products=products, users=users, seed=seed, run_id=run_id).run(duration)
+    Supervisor(_settings(), rate=rate, products=products, users=users, seed=seed, run_id=run_id,
+               count=count).run(duration)
 
+
+@app.command()
+def chaos(
+    events: Annotated[int, typer.Option(help="Events the simulator streams (each run).")] = 100_000,
+    rate: Annotated[float, typer.Option(help="Events/s of the interrupted run.")] = 500.0,
+    seed: Annotated[int, typer.Option()] = 7,
+    products: Annotated[int, typer.Option(help="Initial catalogue size.")] = 2000,
+    users: Annotated[int, typer.Option(help="Simulated users.")] = 1000,
+    consumer_kills: Annotated[int, typer.Option(help="SIGKILLs of each consumer kind.")] = 3,
+    api_kills: Annotated[int, typer.Option(help="SIGKILLs of the API.")] = 1,
+    broker_outage: Annotated[float, typer.Option(help="Seconds the broker stays down (at least).")] = 35.0,
+    keep: Annotated[bool, typer.Option(help="Keep both runs' data folders.")] = False,
+) -> None:
+    """Kill consumers, the API and the broker while the simulator streams under `shopstream run`; the
+    state must equal an uninterrupted run of the same seed (printed side by side)."""
+    from shopstream.chaos import ChaosPlan, main
+
+    plan = ChaosPlan(events=events, rate=rate, seed=seed, products=products, users=users,
+                     consumer_kills=consumer_kills, api_kills=api_kills, broker_outage_s=broker_outage)
+    if not main(_settings(), plan, keep=keep):
+        raise typer.Exit(1)
+
+
+@app.command()
+def soak(
+    duration: Annotated[float, typer.Option(help="Seconds of measured traffic.")] = 600.0,
+    warmup: Annotated[float, typer.Option(help="Seconds of traffic before measuring.")] = 60.0,
+    clients: Annotated[int, typer.Option(help="Concurrent HTTP clients.")] = 4,
+    rate: Annotated[float, typer.Option(help="Simulator events per second meanwhile.")] = 50.0,
+    products: Annotated[int, typer.Option(help="Initial catalogue size.")] = 2000,
+    users: Annotated[int, typer.Option(help="Simulated users.")] = 1000,
+    keep: Annotated[bool, typer.Option(help="Keep the run's data folder.")] = False,
+) -> None:
+    """Mixed traffic (search, recommendations, clicks) against `shopstream run` with the simulator
+    streaming: errors, p50/p99 per endpoint, memory of the API and each consumer at start and end."""
+    from shopstream.soak import SoakPlan, main
+
+    plan = SoakPlan(duration_s=duration, warmup_s=warmup, clients=clients, rate=rate, products=products,
+                    users=users)
+    if not main(_settings(), plan, keep=keep):
+        raise typer.Exit(1)
 
 
 def _register_subcommands() -> None:

@@ -38,7 +38,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from api.services.monitor import group_counters, prequential, versions
 from infra.config import Settings
 from infra.ops.history import FRESHNESS_BUCKETS, HistoryReader, history_path
-from infra.ops.restarts import read_restarts
+from infra.supervision import restart_counts
 from infra.ops.status import Status
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -218,7 +218,7 @@ class OpsCollector:
 
         restarts = CounterMetricFamily("shopstream_child_restarts", "Children restarted by the supervisor.",
                                        labels=["child"])
-        for child, n in sorted(read_restarts(s.data_dir).items()):
+        for child, n in sorted(restart_counts(s.data_dir).items()):
             restarts.add_metric([child], n)
         yield restarts
 

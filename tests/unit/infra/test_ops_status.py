@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.services.prometheus import OpsCollector, PrometheusExposition, WorkerMetrics
 from infra.config import Settings
 from infra.ops.history import GroupRow, Histogram, HistoryReader, HistoryWriter, PartitionRow, Round, history_path
-from infra.ops.restarts import record_restart
+from infra.supervision import write_status
 from infra.ops.status import OffsetSample, Status, Verdict, group_status, partition_status
 
 
@@ -88,7 +88,7 @@ def test_metrics_exposition_parses_and_names_what_operators_expect(tmp_path):
     writer = HistoryWriter(history_path(tmp_path), keep_s=3600)
     writer.write(_round(time.time(), 7, "STALL"))
     writer.close()
-    record_restart(tmp_path, "consumer:store")
+    write_status(tmp_path, {"children": {"consumer:store": {"restarts": 1, "state": "running"}}})
     worker = WorkerMetrics()
     worker.http.labels("/search", "GET", "200").observe(0.003)
     text = PrometheusExposition(settings, worker).render().decode()

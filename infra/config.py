@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, ge=6_000)
 
     # Catalog search: the embedder of the vector leg, FAISS layout, snapshots.
-    embedder: str = Field(default="lsa", pattern="^(lsa|hashing|minilm)$")
+    embedder: str = Field(default="lsa", pattern="^(lsa|hashing|wordllama|minilm)$")
     embed_dims: int = Field(default=256, ge=8, le=1024)
     hnsw_threshold: int = Field(default=50_000, ge=0)  # exact search below, HNSW above
     hnsw_m: int = Field(default=32, ge=4, le=128)

@@ -226,7 +226,7 @@ def matches(embedder: Embedder, kind: str, dims: int) -> bool:
 
 
 @contextmanager
-def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """Several SELECTs that see one state of the file (WAL readers keep their snapshot)."""
     if conn.in_transaction:
         yield
@@ -252,7 +252,7 @@ def rebuild(conn: sqlite3.Connection, kind: str, dims: int, *, chunk: int = 20_0
     ids: list[int] = []
     to_embed: dict[int, str] = {}
     stored: list[tuple[list[int], np.ndarray[Any, Any]]] = []
-    with _read_transaction(conn):
+    with read_transaction(conn):
         seq = store.current_seq(conn)
         pending: list[IndexChange] = []
         for change in store.index_changes(conn, 0):
@@ -287,7 +287,7 @@ def _decoded(changes: list[IndexChange], dim: int) -> tuple[list[int], np.ndarra
 
 def index_gaps(live: LiveIndex, conn: sqlite3.Connection) -> tuple[set[int], set[int]]:
     """(live products missing from the vector index, indexed ids that are not live products)."""
-    with _read_transaction(conn):
+    with read_transaction(conn):
         catalogue = store.live_doc_ids(conn)
     indexed = {int(i) for i in live.index.ids().tolist()}
     return catalogue - indexed, indexed - catalogue

@@ -315,6 +315,12 @@ def embed_texts(conn: sqlite3.Connection, doc_ids: Sequence[int], batch: int = 9
     return out
 
 
+def last_changed(conn: sqlite3.Connection) -> ProductRow | None:
+    """The live product changed last (the highest `seq`)."""
+    row = conn.execute(f"SELECT {COLUMNS} FROM products WHERE removed = 0 ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if row is None else row_to_product(row)
+
+
 def live_doc_ids(conn: sqlite3.Connection) -> set[int]:
     """The doc ids of every live product."""
     return {int(r[0]) for r in conn.execute("SELECT doc_id FROM products WHERE removed = 0")}

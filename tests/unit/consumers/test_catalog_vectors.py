@@ -55,10 +55,11 @@ def settings(tmp_path):
 def processor(settings, monkeypatch):
     CountingEmbedder.embedded = []
     monkeypatch.setattr("readmodels.catalog.live_index.HashingEmbedder", CountingEmbedder)
-    proc = CatalogProcessor(settings)
+    proc = CatalogProcessor(settings, indexer_thread=False)
     conn = connect_writer(settings.sqlite_path("catalog"))
     proc.setup(conn)
     yield proc
+    proc.close()
     conn.close()
 
 
@@ -76,10 +77,21 @@ def _upsert(pid, name, stock=3, price="9.99"):
 
 
 def _batch(proc, records):
+    """A batch as the consumer loop runs it, then one step of the indexer (on its own connection)."""
     with transaction(proc.conn):
         counts = proc.apply(proc.conn, records)
     proc.after_commit(records)
+    reader = connect_reader(proc.settings.sqlite_path("catalog"))
+    proc.index_step(reader)
+    assert proc.caught_up(reader)
+    reader.close()
     return counts
+
+
+def _snapshot(proc):
+    reader = connect_reader(proc.settings.sqlite_path("catalog"))
+    proc._snapshot(reader)
+    reader.close()
 
 
 def _vector_rows(conn):
@@ -127,7 +139,7 @@ def test_a_rolled_back_batch_leaves_no_vector(processor):
 
 def test_a_reader_indexes_the_stored_vectors_and_never_embeds(processor, settings):
     _batch(processor, _records(*(_upsert(f"p{i}", f"Product {i} kettle") for i in range(20))))
-    processor._snapshot()
+    _snapshot(processor)
     reader = LiveIndex.load_latest(settings.snapshot_dir("catalog"))
     assert reader is not None and not reader.embeds_rows
     reader.embedder = never_embeds(processor.live.embedder.version, 64)  # only a query may be embedded
@@ -143,11 +155,11 @@ def test_a_reader_indexes_the_stored_vectors_and_never_embeds(processor, setting
 
 def test_a_reader_waits_at_a_vector_by_another_embedder(processor, settings):
     _batch(processor, _records(*(_upsert(f"p{i}", f"Product {i} kettle") for i in range(5))))
-    processor._snapshot()
+    _snapshot(processor)
     reader = LiveIndex.load_latest(settings.snapshot_dir("catalog"))
     conn = connect_reader(settings.sqlite_path("catalog"))
-    processor.live = LiveIndex.empty(HashingEmbedder(dim=64, seed=99), embeds_rows=True)  # as after a refit
-    processor.live.catch_up(processor.conn)
+    refitted = HashingEmbedder(dim=64, seed=99)  # as after a refit
+    processor.live, processor.embedder = LiveIndex.empty(refitted, embeds_rows=True), refitted
     before = reader.seq
     _batch(processor, _records(_upsert("n1", "New lamp"), minutes=1))
     assert reader.catch_up(conn) == 0 and reader.waiting_for == processor.live.embedder.version
@@ -171,12 +183,12 @@ def test_rebuild_uses_stored_vectors_and_embeds_only_the_rest(processor, setting
 def test_a_restart_without_a_snapshot_builds_from_stored_vectors(settings, monkeypatch, tmp_path):
     CountingEmbedder.embedded = []
     monkeypatch.setattr("readmodels.catalog.live_index.HashingEmbedder", CountingEmbedder)
-    first = CatalogProcessor(settings)
+    first = CatalogProcessor(settings, indexer_thread=False)
     conn = connect_writer(settings.sqlite_path("catalog"))
     first.setup(conn)
     _batch(first, _records(*(_upsert(f"p{i}", f"Product {i} kettle") for i in range(12))))
     CountingEmbedder.embedded = []
-    second = CatalogProcessor(settings)  # no snapshot was written (the interval is an hour)
+    second = CatalogProcessor(settings, indexer_thread=False)  # no snapshot was written (the interval is an hour)
     second.setup(conn)
     assert CountingEmbedder.embedded == [] and len(second.live.index) == 12
     conn.close()
@@ -184,7 +196,7 @@ def test_a_restart_without_a_snapshot_builds_from_stored_vectors(settings, monke
 
 def test_lsa_is_fitted_on_the_first_batch_and_its_vectors_stored(tmp_path):
     settings = Settings(data_dir=tmp_path, embedder="lsa", embed_dims=16, snapshot_interval_s=3600)
-    proc = CatalogProcessor(settings)
+    proc = CatalogProcessor(settings, indexer_thread=False)
     conn = connect_writer(settings.sqlite_path("catalog"))
     proc.setup(conn)
     assert proc.live is None
@@ -201,7 +213,7 @@ def test_after_an_lsa_refit_the_api_follows_without_embedding_and_misses_nothing
 
     settings = Settings(data_dir=tmp_path, embedder="lsa", embed_dims=16, snapshot_interval_s=3600,
                         refit_min_products=10, refit_growth=2.0)
-    proc = CatalogProcessor(settings)
+    proc = CatalogProcessor(settings, indexer_thread=False)
     conn = connect_writer(settings.sqlite_path("catalog"))
     proc.setup(conn)
     words = ["kettle", "lamp", "chair", "mug"]
@@ -211,12 +223,13 @@ def test_after_an_lsa_refit_the_api_follows_without_embedding_and_misses_nothing
     first = api.live.embedder.version
     assert len(api.live.index) == 12
 
+    # The catalogue more than doubles: the indexer refits, saves the new index, then new batches use it.
     _batch(proc, _records(*(_upsert(f"q{i}", f"Item {i} {words[i % 4]} oak") for i in range(20)), minutes=1))
-    assert proc._refit is not None
-    proc._refit.join(30)
-    _batch(proc, _records(_upsert("r0", "Late steel kettle"), minutes=2))  # swaps in the refitted index
-    assert proc.live.embedder.version != first
-    _batch(proc, _records(_upsert("r1", "Later walnut chair"), minutes=3))  # a vector by the new embedder
+    refitted = proc.live.embedder.version
+    assert refitted != first and proc.embedder.version == refitted and proc.live.snapshot_version == 2
+    api.refresh()  # meets no vector by the new embedder yet, but finds its snapshot
+    _batch(proc, _records(_upsert("r0", "Late steel kettle"), minutes=2))
+    _batch(proc, _records(_upsert("r1", "Later walnut chair"), minutes=3))
 
     api.live.embedder = never_embeds(first, 16)  # the API must not embed a product even now
     api.refresh()

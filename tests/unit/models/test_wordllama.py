@@ -131,3 +131,27 @@ def test_missing_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     with pytest.raises(WordLlamaUnavailableError, match="wordllama"):
         WordLlamaEmbedder()
+
+
+def test_word_by_word_encoding_is_the_whole_text_encoding():
+    """The word cache gives exactly the token ids of encoding each text whole, on catalogue-like text
+    and on the cases that must fall back to whole-text encoding."""
+    from tokenizers import Tokenizer
+
+    from models.text import product_text
+
+    names = ["Trail Runner 2", "Oral-B iO Series 9 Electric Toothbrush, 3 Modes", "Toy Story (1995)",
+             "Dr. Strangelove or: How I Learned to Stop Worrying", "USB-C cable 2m, braided", "L'Oréal Paris"]
+    texts = [product_text(name=n, description=f"{d} by {b}.", category_path=["Home & Kitchen", "Mugs"], brand=b,
+                          attributes={"colour": "navy-blue", "size": "XL"}, price=price)
+             for n in names for d, b in [("A well-made thing", "Acme"), ("Dark comedy, atmospheric", "Zeta Co")]
+             for price in (9.99, 120.0)]
+    texts += ["naïve café — 日本語 🎧 x", "a\tb\nc", "C++ <b>bold</b> </s>", "", " lead", "trail ", "dou  ble",
+              "it's USB-C 2m", "\u2581weird", "Toy Story (1995)", "<s>"]
+    fresh = WordLlamaEmbedder()
+    _, tok_path = wordllama_files()
+    tok = Tokenizer.from_file(str(tok_path))
+    expected = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    tokenizer, _table = fresh._load()
+    assert fresh._token_ids(tokenizer, texts) == expected
+    assert fresh._token_ids(tokenizer, texts[::-1]) == expected[::-1]  # from a warm cache too

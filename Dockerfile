@@ -11,6 +11,10 @@ COPY models models
 COPY infra infra
 COPY shopstream shopstream
 RUN pip install --no-cache-dir -c constraints.txt .
+# Installed as root, run as a user that owns nothing but its data folder.
+RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /data shopstream \
+    && mkdir -p /data && chown shopstream:shopstream /data
+USER shopstream
 ENV SHOPSTREAM_DATA_DIR=/data
 VOLUME /data
 ENTRYPOINT ["shopstream"]

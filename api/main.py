@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.guards import BodySizeLimit
 from api.routes import events, health, metrics, pages, products, recommendations, search
 from api.services.catalog import CatalogService
 from api.services.metrics import MetricsService
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reco = reco
     app.state.metrics = MetricsService(settings)
     app.state.personalizer = reco  # search boosts from the recommender's user profiles
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)  # 413 on every route
 
     @app.exception_handler(ValueError)
     async def bad_value(_request: Request, exc: ValueError) -> JSONResponse:

@@ -3,9 +3,13 @@ route and the web page reads only documented fields."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from events import Click
+from events.schema import MAX_POSITION
 
 
 class Product(BaseModel):
@@ -70,6 +74,13 @@ class RecommendationsResponse(BaseModel):
     results: list[RecommendedItem]
 
 
+# A (name, affinity) pair. Documented without `prefixItems`, which some OpenAPI tools (Schemathesis
+# 4.32) misread as the draft-4 list form of `items` and then reject the whole schema.
+Affinity = Annotated[tuple[str, float], WithJsonSchema({
+    "type": "array", "items": {"type": ["string", "number"]}, "minItems": 2, "maxItems": 2,
+    "description": "[name, affinity]"})]
+
+
 class UserProfile(BaseModel):
     user_id: str
     known: bool
@@ -77,8 +88,8 @@ class UserProfile(BaseModel):
     distinct_items: int | None = None
     last_seen: float | None = None
     recent_items: list[str] = []
-    top_categories: list[tuple[str, float]] = []
-    top_brands: list[tuple[str, float]] = []
+    top_categories: list[Affinity] = []
+    top_brands: list[Affinity] = []
     price_band: dict[str, float] | None = None
     has_profile_vector: bool | None = None
     bought: list[str] = []
@@ -98,6 +109,22 @@ class ModelsResponse(BaseModel):
     prequential: dict[str, dict[str, float | None]]
 
 
+class ClickRequest(Click):
+    """A click as the web page (or any client) sends it: the click, plus the client's event id."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "event_id": "0f8fad5b-d9cb-469f-a165-70867728950e", "user_id": "u00001", "product_id": "p000001",
+        "session_id": "web-1", "source": "search", "position": 0, "query": "coffee maker"}]})
+
+    # Strict: a client that sends "3" or 3.0 for a position has a bug worth hearing about.
+    position: Annotated[int, Field(strict=True, ge=0, le=MAX_POSITION)] | None = None
+    event_id: uuid.UUID | None = Field(
+        default=None,
+        description="The idempotency key: a UUID the client makes once per click and sends again with every "
+                    "retry (after a timeout, a 503 or a 429). It becomes the event's id, and every consumer "
+                    "counts an event id once. Without it the server makes one, and a retry may count twice.")
+
+
 class ClickAccepted(BaseModel):
     accepted: bool
     event_id: str
@@ -114,13 +141,31 @@ class Ping(BaseModel):
     ok: bool
 
 
-class PageConfig(BaseModel):
-    api_token: str | None
-    token_note: str
-
-
 class Metrics(BaseModel):
     time: float
     consumers: dict[str, dict[str, Any]]
     lag: dict[str, Any]
     prequential: dict[str, dict[str, float | None]]
+
+
+class Problem(BaseModel):
+    """An error answer: what was wrong, and what to do."""
+
+    detail: str | list[dict[str, Any]] = Field(
+        description="A message; for a request that does not match the schema, the list of what did not.")
+
+
+_PROBLEMS = {
+    401: "A wrong bearer token.",
+    404: "No such item.",
+    413: "The request body is too large (SHOPSTREAM_API_MAX_BODY_BYTES).",
+    422: "The request is not valid: a parameter out of range, inconsistent parameters, an unknown product.",
+    429: "Over the per-client rate limit; see Retry-After.",
+    503: "A part of the system this needs is not available yet (it is named); retry later.",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route documents, for its `responses=`."""
+    return {code: {"model": Problem, "description": _PROBLEMS[code]} for code in codes}
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,55 @@ class DeadLetter:
     def stored_value(self) -> bytes | None:
         """The value as written to the topic: cut to `MAX_VALUE_BYTES` if it was longer."""
         return self.value if self.value is None or len(self.value) <= MAX_VALUE_BYTES else self.value[:MAX_VALUE_BYTES]
+
+
+@dataclass(frozen=True)
+class StoredLetter:
+    """A dead letter as read back from the dead-letter topic (:func:`parse` inverts
+    :meth:`DeadLetter.headers`)."""
+
+    partition: int  # where it is on the dead-letter topic
+    offset: int
+    letter: DeadLetter
+    time: float  # `dlq.time`: when it was dead-lettered (epoch seconds)
+    truncated_from: int | None  # the original value's size when the stored value was cut
+
+    @property
+    def id(self) -> str:
+        """How the CLI names it: `<partition>:<offset>` on the dead-letter topic."""
+        return f"{self.partition}:{self.offset}"
+
+    @property
+    def origin(self) -> tuple[str, int, int]:
+        """The original record: (topic, partition, offset)."""
+        return self.letter.topic, self.letter.partition, self.letter.offset
+
+
+def parse(partition: int, offset: int, key: bytes | None, value: bytes | None,
+          headers: Sequence[tuple[str, bytes | None]] | None, record_time_ms: int = 0) -> StoredLetter:
+    """Read one record of the dead-letter topic back. A record without our headers (written by
+    hand, or by an older version) still parses, with `?` and -1 where a header is missing."""
+    h = {k: (v or b"").decode("utf-8", "replace") for k, v in headers or ()}
+
+    def number(name: str, default: int = -1) -> int:
+        try:
+            return int(h.get(name, default))
+        except ValueError:
+            return default
+
+    try:
+        at = float(h["dlq.time"])
+    except (KeyError, ValueError):
+        at = record_time_ms / 1000
+    letter = DeadLetter(
+        group=h.get("dlq.group", "?"), topic=h.get("original.topic", "?"),
+        partition=number("original.partition"), offset=number("original.offset"),
+        timestamp_ms=number("original.timestamp", 0), key=key, value=value,
+        kind=h.get("error.kind", "unknown"), reason=h.get("error.reason", ""),
+        exception=h.get("error.exception"),
+    )
+    truncated = number("value.truncated") if "value.truncated" in h else None
+    return StoredLetter(partition, offset, letter, at, truncated)
 
 
 class DeadLetterSink:

@@ -82,8 +82,14 @@ class Settings(BaseSettings):
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    # Writes through the API (e.g. a click from the web page) need this token as a Bearer token.
-    api_token: str = "dev-token-change-me"
+    # The operator's bearer token for writes through the API (clicks without the per-client rate
+    # limit). No default: `shopstream serve` refuses to start without a strong one; `shopstream run`
+    # (development mode) makes a random one for its run (see `infra/api_token.py`).
+    api_token: str | None = None
+    # Every request body is at most this big (413 above it).
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Anonymous clicks (the web page's path) per client address, in the `limits` notation.
+    click_rate_limit: str = "20/second;600/minute"
 
     def sqlite_path(self, group: str) -> Path:
         """Each consumer group owns one SQLite file."""
@@ -97,6 +103,7 @@ class Settings(BaseSettings):
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "SHOPSTREAM_TOPIC_PREFIX": self.topic_prefix,
             "SHOPSTREAM_DATA_DIR": str(self.data_dir),
+            **({"SHOPSTREAM_API_TOKEN": self.api_token} if self.api_token else {}),
             **extra,
         }
 

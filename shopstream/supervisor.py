@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.api_token import HOW_TO_SET, new_token, unsafe_token_reason, write_token_file
 from infra.broker import LocalBroker
 from infra.config import CONSUMER_GROUPS, Settings
 from infra.lag import measure_lag
@@ -45,12 +46,14 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, rate: float, products: int, users: int, seed: int) -> None:
+    def __init__(self, settings: Settings, rate: float, products: int, users: int, seed: int,
+                 run_id: str | None = None) -> None:
         self.settings = settings
         self.rate = rate
         self.products = products
         self.users = users
         self.seed = seed
+        self.run_id = run_id  # None: the simulator names each of its runs afresh
         self.broker: LocalBroker | None = None
         self.children: list[Child] = []
 
@@ -74,7 +77,12 @@ class Supervisor:
                 self.broker = LocalBroker(
                     s.data_dir / "kafka", s.cache_dir, s.broker_port, s.controller_port, s.partitions
                 ).start()
-            env = s.child_env()
+            # Development mode: a random operator token for this run (or the one set), in a 0600 file.
+            if s.api_token and (problem := unsafe_token_reason(s.api_token)):
+                raise RuntimeError(f"{problem}: unset it (`shopstream run` then makes one) or {HOW_TO_SET}")
+            token = s.api_token or new_token()
+            token_file = write_token_file(s.data_dir, token)
+            env = s.child_env(SHOPSTREAM_API_TOKEN=token)
             created = ensure_topics(s.bootstrap, s.partitions, s.replication_factor, s.topic_prefix)
             self._say(f"topics ready ({', '.join(created) or 'already there'})")
             self.children = [
@@ -84,7 +92,8 @@ class Supervisor:
                     "simulator",
                     ["simulate", "--rate", str(self.rate), "--products", str(self.products),
                      "--users", str(self.users), "--seed", str(self.seed), "--no-progress",
-                     "--tastes-out", str(s.data_dir / "tastes.json")],
+                     "--tastes-out", str(s.data_dir / "tastes.json"),
+                     *(["--run-id", self.run_id] if self.run_id else [])],
                     logs / "simulator.log",
                 ),
             ]
@@ -94,6 +103,7 @@ class Supervisor:
             self._say(
                 f"\nshopstream is running.\n"
                 f"  web page / API : {url}/   (health: {url}/health, docs: {url}/docs)\n"
+                f"  API token      : {token_file}   (operator writes, e.g. clicks without the rate limit)\n"
                 f"  Kafka          : {s.bootstrap}\n"
                 f"  consumer lag   : shopstream lag   (also printed below every 5 s)\n"
                 f"  state (SQLite) : {s.data_dir}/*.sqlite3\n"

@@ -4,9 +4,23 @@ The API never writes state itself. `POST /events/click` validates the body with 
 wraps it in an envelope and hands it to an `EventSink` (one per app, created on first use, closed
 when the app shuts down); the consumers apply it from the `clicks` topic as they do any click.
 
-Status codes: 202 with the event id once Kafka has acknowledged the event; 401 without the right
-bearer token (`SHOPSTREAM_API_TOKEN`); 422 for a body that is not a valid click; 503 when Kafka
-cannot be reached or does not acknowledge in time (never 500).
+It is the web page's click path, open to anonymous callers and built so that it cannot be abused:
+the browser never holds the operator's token.
+
+- **Only clicks on products that exist**: the product must be live in the catalog read model
+  (422 otherwise, so a made-up id can never become a "popular" item).
+- **Rate-limited per client** (`SHOPSTREAM_CLICK_RATE_LIMIT`; 429 with `Retry-After`). A caller
+  with the operator's token (`Authorization: Bearer $SHOPSTREAM_API_TOKEN`: load tools, scripts)
+  is not limited; a wrong token is 401, never a silent fallback to the anonymous path.
+- **Idempotent**: the body's `event_id` (a UUID the client makes once per click and repeats on
+  every retry) becomes the event's id, and every consumer counts an event id once, so a retry after
+  a timeout or a 503 -- when the first attempt may have reached Kafka after all -- is counted once.
+- Bodies are size-limited for every route (`api.guards.BodySizeLimit`, 413).
+
+Status codes: 202 with the event id once Kafka has acknowledged the event; 401 for a wrong token;
+422 for a body that is not a valid click or names an unknown product; 429 over the rate limit;
+503 when the catalog cannot be read or Kafka cannot be reached or does not acknowledge in time
+(never 500).
 """
 
 from __future__ import annotations
@@ -14,6 +28,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,10 +38,13 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kafka.errors import KafkaError
 
-from api.deps import SettingsDep
-from api.schemas import ClickAccepted
+from api.deps import Catalog, SettingsDep
+from api.guards import ClickRateLimit, client_address
+from api.schemas import ClickAccepted, ClickRequest, problems
+from api.services.catalog import CatalogUnavailable
 from events import Click, make_event
 from infra.producer import EventSink
+from readmodels.catalog.store import get_product
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +83,17 @@ def _sinks(app: FastAPI) -> _Sinks:
         return holder
 
 
+def _rate_limit(app: FastAPI) -> ClickRateLimit:
+    with _holder_lock:
+        limit: ClickRateLimit | None = getattr(app.state, "click_rate_limit", None)
+        if limit is None:
+            limit = app.state.click_rate_limit = ClickRateLimit(app.state.settings.click_rate_limit)
+        return limit
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _rate_limit(app)  # a malformed SHOPSTREAM_CLICK_RATE_LIMIT stops the start, with its message
     try:
         yield
     finally:
@@ -76,20 +103,45 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(prefix="/events", tags=["events"], lifespan=_lifespan)
-bearer = HTTPBearer(auto_error=False, description="SHOPSTREAM_API_TOKEN, as `Authorization: Bearer <token>`.")
+bearer = HTTPBearer(auto_error=False, description="Optional: SHOPSTREAM_API_TOKEN, as `Authorization: Bearer <token>`, "
+                                                   "lifts the per-client rate limit.")
 
 
-def require_token(
-    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
-    """Writes need the API token. Runs before the body is validated: no token, no further detail."""
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
+def click_caller(
+    request: Request, settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """Who is clicking: "operator" (the right bearer token: not rate-limited) or the client's
+    address (rate-limited). Runs before the body is validated, so a flood of bad bodies is limited too."""
+    if credentials is not None:
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if not settings.api_token:
+            raise HTTPException(401, "this server has no operator token; send the click without "
+                                     "an Authorization header", headers=challenge)
+        if not secrets.compare_digest(credentials.credentials.encode(), settings.api_token.encode()):
+            raise HTTPException(401, "wrong bearer token (see SHOPSTREAM_API_TOKEN); "
+                                     "send none to use the anonymous, rate-limited path", headers=challenge)
+        return "operator"
+    client = client_address(request)
+    verdict = _rate_limit(request.app).hit(client)
+    if not verdict.allowed:
         raise HTTPException(
-            401, "missing bearer token: send `Authorization: Bearer <SHOPSTREAM_API_TOKEN>`", headers=challenge
-        )
-    if not secrets.compare_digest(credentials.credentials.encode(), settings.api_token.encode()):
-        raise HTTPException(401, "wrong bearer token (see SHOPSTREAM_API_TOKEN)", headers=challenge)
+            429, f"too many clicks from {client}: at most {verdict.limit}; retry in {verdict.retry_after_s} s "
+                 "with the same event_id", headers={"Retry-After": str(verdict.retry_after_s)})
+    return client
+
+
+def require_product(catalog: Catalog, product_id: str) -> None:
+    """A click must name a product that is live in the catalog read model."""
+    try:
+        row = get_product(catalog.conn(), product_id)
+    except CatalogUnavailable as exc:
+        raise HTTPException(503, f"cannot check the product, the click was not recorded: {exc}") from None
+    except sqlite3.Error as exc:
+        raise HTTPException(503, f"cannot read the catalog ({exc}); the click was not recorded") from None
+    if row is None:
+        raise HTTPException(422, f"unknown product {product_id!r}: a click must name a product in the catalog "
+                                 "(it may not exist, or have been removed)")
 
 
 def _reachable(bootstrap: str, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
@@ -126,14 +178,25 @@ def _sink(request: Request, bootstrap: str, topic_prefix: str) -> EventSink:
         return holder.sink
 
 
-@router.post("/click", status_code=202, dependencies=[Depends(require_token)], response_model=ClickAccepted)
-def click(request: Request, settings: SettingsDep, body: Click) -> ClickAccepted:
-    """Record a click from the web page (or any client holding the token) as a `click` event.
+@router.post(
+    "/click", status_code=202, response_model=ClickAccepted, responses=problems(401, 413, 422, 429, 503),
+    # The bearer token is optional: `{}` says that anonymous callers are welcome too.
+    openapi_extra={"security": [{}]},
+)
+def click(
+    request: Request, settings: SettingsDep, catalog: Catalog, body: ClickRequest,
+    caller: Annotated[str, Depends(click_caller)],
+) -> ClickAccepted:
+    """Record a click from the web page (or any client) as a `click` event.
 
-    Body: `{user_id, product_id, session_id, source: search|recommendation|browse, position, query}`.
-    Returns 202 with the event id once Kafka has acknowledged it.
+    Body: `{event_id, user_id, product_id, session_id, source: search|recommendation|browse, position,
+    query}`; `event_id` is the idempotency key (send the same one again on a retry). Anonymous
+    callers are rate-limited per address; the operator's bearer token lifts the limit. Returns 202
+    with the event id once Kafka has acknowledged it.
     """
-    event = make_event(body)
+    require_product(catalog, body.product_id)
+    payload = Click.model_validate(body.model_dump(exclude={"event_id"}))
+    event = make_event(payload, event_id=body.event_id)
     sink = _sink(request, settings.bootstrap, settings.topic_prefix)
     holder = _sinks(request.app)
     try:
@@ -145,12 +208,13 @@ def click(request: Request, settings: SettingsDep, body: Click) -> ClickAccepted
             failed = sink.failed > failed_before
     except KafkaError as exc:
         # A timeout leaves the event queued in the producer, which keeps retrying; it is not
-        # confirmed, so the caller hears 503 and may send the click again.
+        # confirmed, so the caller hears 503 and sends it again with the same event id.
         raise HTTPException(
             503,
             f"Kafka at {settings.bootstrap} did not acknowledge the click within {ACK_TIMEOUT_S:g} s ({exc}); "
-            "it is not confirmed",
+            "it is not confirmed: send it again with the same event_id",
         ) from None
     if failed:
         raise HTTPException(503, f"Kafka at {settings.bootstrap} rejected the click; it was not recorded")
+    log.debug("click %s from %s", event.event_id, caller)
     return ClickAccepted(accepted=True, event_id=str(event.event_id), type=event.type.value)

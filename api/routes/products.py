@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import Catalog
-from api.schemas import Product, SimilarHit, SimilarResponse
+from api.schemas import Product, SimilarHit, SimilarResponse, problems
 from api.services.catalog import CatalogUnavailable
 from api.services.search import similar
 from readmodels.catalog.store import get_product
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/products", tags=["products"])
 ProductId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-@router.get("/{product_id}", response_model=Product)
+@router.get("/{product_id}", response_model=Product, responses=problems(404, 422, 503))
 def product(catalog: Catalog, product_id: ProductId) -> Product:
     """One product as the catalogue holds it now."""
     try:
@@ -27,7 +27,7 @@ def product(catalog: Catalog, product_id: ProductId) -> Product:
     return Product.model_validate(row.to_dict())
 
 
-@router.get("/{product_id}/similar", response_model=SimilarResponse)
+@router.get("/{product_id}/similar", response_model=SimilarResponse, responses=problems(404, 422, 503))
 def similar_products(
     catalog: Catalog, product_id: ProductId, k: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> SimilarResponse:

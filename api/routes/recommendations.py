@@ -5,7 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import Catalog, Reco
-from api.schemas import ModelsResponse, RecommendationsResponse, RecommendedItem, ServingModel, UserProfile
+from api.schemas import (
+    ModelsResponse,
+    RecommendationsResponse,
+    RecommendedItem,
+    ServingModel,
+    UserProfile,
+    problems,
+)
 from api.services.catalog import CatalogUnavailable
 from api.services.reco import RecoUnavailable
 from models.reco.serving import ExcludePolicy
@@ -17,7 +24,7 @@ router = APIRouter(tags=["recommendations"])
 UserId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-@router.get("/recommendations/{user_id}", response_model=RecommendationsResponse)
+@router.get("/recommendations/{user_id}", response_model=RecommendationsResponse, responses=problems(422, 503))
 def recommendations(
     reco: Reco,
     catalog: Catalog,
@@ -49,7 +56,7 @@ def recommendations(
                                    events_trained=live.model.events_trained, exclude=policy, results=results)
 
 
-@router.get("/users/{user_id}", response_model=UserProfile)
+@router.get("/users/{user_id}", response_model=UserProfile, responses=problems(422, 503))
 def user(reco: Reco, user_id: UserId) -> UserProfile:
     """What the recommender knows of a user: recent items, category / brand / price affinities."""
     try:

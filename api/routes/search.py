@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import Catalog, PersonalizerDep
-from api.schemas import SearchResponse
+from api.schemas import SearchResponse, problems
 from api.services.catalog import CatalogUnavailable
 from api.services.search import search
 from models.search import Filters, Fusion, Mode
@@ -16,7 +16,7 @@ router = APIRouter(tags=["search"])
 MAX_QUERY_CHARS = 10_000
 
 
-@router.get("/search", response_model=SearchResponse)
+@router.get("/search", response_model=SearchResponse, responses=problems(422, 503))
 def search_products(
     catalog: Catalog,
     personalizer: PersonalizerDep,

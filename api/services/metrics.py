@@ -91,6 +91,9 @@ class MetricsService:
             out[group] = {
                 "events_applied": applied,
                 "dead_lettered": counters.get("dead_lettered", 0),
+                # By reason (`error.kind`): what `shopstream dead-letter list --counts` counts on the topic.
+                "dead_lettered_by_kind": {k.removeprefix("dead_lettered."): v for k, v in sorted(counters.items())
+                                          if k.startswith("dead_lettered.")},
                 "events_per_s": rate,
                 "produce_to_applied": fresh,
             }

@@ -13,7 +13,6 @@
     filters: { category: null, brand: null, price: null }, // price: {label, min, max}
     userId: "u00001",
     sessionId: "",
-    token: null,
     lastSearchQuery: "",
   };
   window.shopstream = state; // for debugging from the console (and the browser test)
@@ -21,10 +20,11 @@
   // -- HTTP ----------------------------------------------------------------------------------
 
   class ApiError extends Error {
-    constructor(status, detail) {
+    constructor(status, detail, retryAfterS = null) {
       super(detail);
       this.status = status;
       this.detail = detail;
+      this.retryAfterS = retryAfterS; // from a 429's or 503's Retry-After header
     }
   }
 
@@ -50,7 +50,11 @@
     } catch (_err) {
       body = null;
     }
-    if (!resp.ok) throw new ApiError(resp.status, detailOf(body) || `${resp.status} ${resp.statusText}`);
+    if (!resp.ok) {
+      const retryAfter = Number(resp.headers.get("Retry-After"));
+      throw new ApiError(resp.status, detailOf(body) || `${resp.status} ${resp.statusText}`,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null);
+    }
     return body;
   }
 
@@ -345,7 +349,12 @@
   }
 
   // -- clicks: real events, through the API to Kafka ---------------------------------------------------
+  // The page holds no secret: it uses the API's anonymous click path (products that exist only,
+  // rate-limited per client). Each click gets an event id made here, once; every retry (after no
+  // answer, a 503 or a 429) sends the same id, and the consumers count an event id once.
 
+  const CLICK_ATTEMPTS = 4;
+  const CLICK_TIMEOUT_MS = 15000;
   let recsReload = null;
 
   function productClicked(productId, source, position, query) {
@@ -357,13 +366,21 @@
     $("click-status").textContent = text;
   }
 
+  // A random (version 4) UUID; crypto.getRandomValues works on plain http too, randomUUID does not.
+  function newEventId() {
+    if (window.crypto && crypto.randomUUID && window.isSecureContext) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
   async function sendClick(productId, source, position, query) {
-    if (!state.token) {
-      clickStatus("Click not recorded: no API token. Paste it on the right.");
-      $("token-form").hidden = false;
-      return;
-    }
     const body = {
+      event_id: newEventId(),
       user_id: state.userId,
       product_id: productId,
       session_id: state.sessionId,
@@ -371,42 +388,39 @@
       position,
       query: source === "search" ? query : null,
     };
-    try {
-      const res = await api("/events/click", {
-        method: "POST",
-        keepalive: true,
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${state.token}` },
-        body: JSON.stringify(body),
-      });
-      document.body.dataset.lastClickEvent = res.event_id;
-      clickStatus(`Click on ${productId} (${source}, position ${position + 1}) sent to Kafka as event ${res.event_id}.`);
-      // The learner applies it within moments; show the recommendations it leads to.
-      clearTimeout(recsReload);
-      recsReload = setTimeout(loadRecs, 1500);
-    } catch (err) {
-      document.body.dataset.lastClickError = String(err.status);
-      clickStatus(`Click not recorded (${err.status || "no answer"}).`);
-      if (err.status === 401) {
-        $("token-form").hidden = false;
-        showBanner(`Click not recorded: ${err.detail}. Paste the API token at the bottom of the page.`);
-      } else {
-        showBanner(`Click not recorded: ${err.detail}`);
-      }
-    }
-  }
-
-  async function loadConfig() {
-    try {
-      const cfg = await api("/config");
-      if (cfg.api_token) {
-        state.token = cfg.api_token;
+    document.body.dataset.lastClickSent = body.event_id;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await api("/events/click", {
+          method: "POST",
+          keepalive: true,
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(CLICK_TIMEOUT_MS),
+        });
+        document.body.dataset.lastClickEvent = res.event_id;
+        document.body.dataset.lastClickAttempts = String(attempt);
+        clickStatus(`Click on ${productId} (${source}, position ${position + 1}) sent to Kafka as event ${res.event_id}.`);
+        // The learner applies it within moments; show the recommendations it leads to.
+        clearTimeout(recsReload);
+        recsReload = setTimeout(loadRecs, 1500);
         return;
+      } catch (err) {
+        const retryable = err.status === 0 || err.status === 503 || err.status === 429;
+        if (!retryable || attempt >= CLICK_ATTEMPTS) {
+          document.body.dataset.lastClickError = String(err.status);
+          clickStatus(`Click on ${productId} not recorded (${err.status || "no answer"}).`);
+          showBanner(`Click not recorded: ${err.detail}`);
+          return;
+        }
+        const waitMs = err.retryAfterS ? err.retryAfterS * 1000 : 500 * 2 ** (attempt - 1);
+        clickStatus(
+          `Click on ${productId} not confirmed (${err.status || "no answer"}); ` +
+            `sending it again in ${(waitMs / 1000).toFixed(1)} s with the same event id…`,
+        );
+        await sleep(waitMs);
       }
-      $("token").title = cfg.token_note || "";
-    } catch (_err) {
-      // No config: clicks need a pasted token.
     }
-    if (!state.token) $("token-form").hidden = false;
   }
 
   // -- operator strip: whatever numbers /metrics has, as tiles ---------------------------------------
@@ -537,7 +551,7 @@
     $("user-id").value = state.userId;
     state.sessionId = sessionStorage.getItem("shopstream.session") || newSessionId();
     sessionStorage.setItem("shopstream.session", state.sessionId);
-    state.token = sessionStorage.getItem("shopstream.token");
+    sessionStorage.removeItem("shopstream.token"); // pasted by earlier versions of this page
 
     $("search-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -549,20 +563,11 @@
       setUser($("user-id").value);
     });
     $("user-id").addEventListener("change", () => setUser($("user-id").value));
-    $("token-form").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      state.token = $("token").value.trim() || null;
-      if (state.token) sessionStorage.setItem("shopstream.token", state.token);
-      $("token-form").hidden = !!state.token;
-      $("banner").hidden = true;
-      clickStatus(state.token ? "Token set: clicks will be recorded." : "No token.");
-    });
     $("banner-close").addEventListener("click", () => ($("banner").hidden = true));
     $("panel-close").addEventListener("click", closePanel);
     $("panel-backdrop").addEventListener("click", closePanel);
     document.addEventListener("keydown", (ev) => ev.key === "Escape" && closePanel());
 
-    if (!state.token) loadConfig();
     runSearch();
     loadRecs();
     pollMetrics();

@@ -17,6 +17,7 @@ import httpx
 from kafka import KafkaConsumer
 
 from events import CLICKS, ORDERS, PRODUCTS
+from infra.api_token import new_token
 from infra.broker import free_port
 from infra.config import Settings
 from infra.producer import EventSink
@@ -38,7 +39,9 @@ def isolated(base: Settings, name: str, topics: bool = True) -> Iterator[Setting
     if topics:
         ensure_topics(base.bootstrap, base.partitions, base.replication_factor, prefix)
     with tempfile.TemporaryDirectory(prefix=f"shopstream-{name}-") as tmp:
-        yield base.model_copy(update={"data_dir": Path(tmp), "topic_prefix": prefix})
+        # An API server needs an operator token (infra.api_token): one for this run unless set.
+        yield base.model_copy(update={"data_dir": Path(tmp), "topic_prefix": prefix,
+                                      "api_token": base.api_token or new_token()})
 
 
 @contextmanager

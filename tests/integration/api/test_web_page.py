@@ -4,7 +4,9 @@ The store, catalog and learner consumers run in threads; a simulated shop is pro
 the real app is served by uvicorn on a free port; Chromium (Debian's `chromium`, `make browser`)
 is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: no port, no extra
 package). The page searches, shows recommendations with reasons, and a mouse click on a result
-becomes a `click` event that is read back from the `clicks` topic.
+becomes a `click` event that is read back from the `clicks` topic. The page holds no token: it
+uses the anonymous click path, and a click whose answer is lost on the way back is sent again
+with the same event id and counted once by every consumer.
 """
 
 from __future__ import annotations
@@ -25,17 +27,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from kafka import KafkaConsumer
 
-from api.main import create_app
-from consumers.groups import build_loop
 from events import CLICKS, Event, decode
-from infra.broker import free_port
+from infra.api_token import new_token
 from infra.config import Settings
-from infra.producer import EventSink
-from producers.publish import publish
-from producers.simulator.world import Simulator, SimulatorConfig
+from tests.integration.api.live import LiveServer, produce_shop, rows, running_consumers, stored_offsets
 from tests.integration.helpers import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
@@ -152,9 +149,24 @@ class Chromium:
             time.sleep(0.1)
         raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what} ({expression})")
 
+    def wait_event(self, method: str, after: int = 0, timeout_s: float = 30.0) -> dict[str, Any]:
+        """The params of the first protocol event ``method`` at index ``after`` or later
+        (``params["_event"]`` is the event itself)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                for event in self.events[after:]:
+                    if event.get("method") == method:
+                        return {**event["params"], "_event": event}
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no {method} event in {timeout_s:.0f}s")
+                self._cond.wait(left)
+
     def goto(self, url: str) -> None:
         self.call("Page.navigate", {"url": url}, session=True)
-        self.wait("document.readyState === 'complete'", f"{url} to load")
+        # The new document, not the one still showing while the navigation starts.
+        self.wait(f"location.href === {json.dumps(url)} && document.readyState === 'complete'", f"{url} to load")
 
     def click(self, selector: str) -> None:
         """A real mouse click (pressed and released) at the middle of the element."""
@@ -220,49 +232,18 @@ def _above(fd: int, minimum: int) -> int:
 # -- the live system -------------------------------------------------------------------------------
 
 
-class LiveServer:
-    """The real app on a free port, served by uvicorn in a thread (a browser cannot reach TestClient)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        wait_for(lambda: self.server.started, timeout_s=30, what="uvicorn to start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-
 @pytest.fixture(scope="module")
 def shop(module_settings: Settings) -> Iterator[tuple[Settings, LiveServer]]:
-    settings = module_settings.model_copy(update={"snapshot_interval_s": 1.0})
-    loops = [build_loop(group, settings) for group in ("store", "catalog", "learner")]
-    threads = [threading.Thread(target=loop.run, daemon=True) for loop in loops]
-    for t in threads:
-        t.start()
-    try:
-        sim = Simulator(SimulatorConfig(seed=5, n_products=200, n_users=40))
-        with EventSink(settings.bootstrap, settings.topic_prefix, linger_ms=0) as sink:
-            publish(sink, sim.events(800), progress=False)  # the catalogue, then ~600 live events
-            sink.flush()
+    # The server has an operator token; the page is never given it.
+    settings = module_settings.model_copy(update={"snapshot_interval_s": 1.0, "api_token": new_token()})
+    with running_consumers(settings):
+        produce_shop(settings)  # the catalogue, then ~600 live events
         with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
             wait_for(lambda: http.get(f"/recommendations/{USER}").status_code == 200, timeout_s=60,
                      what="a model snapshot")
             wait_for(lambda: http.get("/search", params={"q": QUERY}).json().get("results"), timeout_s=60,
                      what="the catalogue to be searchable")
             yield settings, server
-    finally:
-        for loop in loops:
-            loop.stop()
-        for t in threads:
-            t.join(30)
 
 
 @pytest.fixture(scope="module")
@@ -276,22 +257,31 @@ def browser() -> Iterator[Chromium]:
         chromium.close()
 
 
-def _clicks(settings: Settings, event_id: str, timeout_s: float = 20.0) -> Event:
-    """The click event with this id, read back from the clicks topic."""
+def _clicks(settings: Settings, event_id: str, expected: int = 1,
+            timeout_s: float = 20.0) -> list[tuple[int, int, Event]]:
+    """The records of the click event with this id on the clicks topic: (partition, offset, event)."""
     consumer = KafkaConsumer(
         settings.topic_prefix + CLICKS, bootstrap_servers=settings.bootstrap, group_id=None,
         auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=1000,
     )
+    found: list[tuple[int, int, Event]] = []
     try:
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and len(found) < expected:
             for record in consumer:
                 event = decode(record.value)
                 if str(event.event_id) == event_id:
-                    return event
-        raise AssertionError(f"click event {event_id} not found on {settings.topic_prefix + CLICKS}")
+                    found.append((record.partition, record.offset, event))
+        assert found, f"click event {event_id} not found on {settings.topic_prefix + CLICKS}"
+        return found
     finally:
         consumer.close()
+
+
+def _applied(settings: Settings, group: str, records: list[tuple[int, int, Event]]) -> bool:
+    """Whether ``group`` has stored offsets past every one of ``records``."""
+    stored = stored_offsets(settings.sqlite_path(group))
+    return all(stored.get((settings.topic_prefix + CLICKS, p), 0) > o for p, o, _ in records)
 
 
 def _count(selector: str) -> str:
@@ -371,7 +361,8 @@ def test_a_click_on_a_result_or_recommendation_is_an_event_in_kafka(shop, browse
                  f" && {_count('#similar .rec')} > 0", "the product panel")
     browser.screenshot(SCREENSHOT.with_name("shopstream-panel.png"))
 
-    event = _clicks(settings, event_id)
+    assert browser.js("document.body.dataset.lastClickSent") == event_id  # the page's own id is the event's
+    [(_, _, event)] = _clicks(settings, event_id)
     click = event.payload
     assert event.type.value == "click"
     assert (click.source.value, click.product_id, click.user_id, click.session_id, click.position, click.query) == (
@@ -383,28 +374,92 @@ def test_a_click_on_a_result_or_recommendation_is_an_event_in_kafka(shop, browse
     browser.click("#recs .rec")
     second = browser.wait(f"(id => id && id !== {json.dumps(event_id)} && id)(document.body.dataset.lastClickEvent)",
                           "the recommendation click")
-    event = _clicks(settings, second)
+    [(_, _, event)] = _clicks(settings, second)
     assert (event.payload.source.value, event.payload.product_id, event.payload.query) == ("recommendation", rec, None)
     assert browser.page_errors() == []
 
 
-def test_writes_need_the_token(shop):
-    _settings, server = shop
+def test_a_click_whose_answer_is_lost_is_sent_again_and_counted_once(shop, browser):
+    """The first attempt reaches the API and Kafka, but its answer never reaches the page (DevTools
+    fails the response: a timeout as the page sees it). The page sends the click again with the
+    same event id; Kafka holds it twice, and every consumer counts it once."""
+    settings, server = shop
+    browser.goto(server.url + "/")
+    browser.wait(f"{_count('#recs[data-state=loaded] .rec')} > 0", "recommendations")
+    product = browser.js("document.querySelector('#recs .rec').dataset.productId")
+    browser.call("Fetch.enable", {"patterns": [{"urlPattern": "*/events/click*", "requestStage": "Response"}]},
+                 session=True)
+    try:
+        seen = len(browser.events)
+        browser.click("#recs .rec")
+        first = browser.wait_event("Fetch.requestPaused", after=seen)
+        assert first["responseStatusCode"] == 202  # the API accepted it: the event is in Kafka
+        assert not any(k.lower() == "authorization" for k in first["request"]["headers"])  # no token
+        sent = json.loads(first["request"]["postData"])
+        browser.call("Fetch.failRequest", {"requestId": first["requestId"], "errorReason": "TimedOut"}, session=True)
+        second = browser.wait_event("Fetch.requestPaused", after=browser.events.index(first["_event"]) + 1)
+        assert json.loads(second["request"]["postData"]) == sent  # the same click, the same event id
+        browser.call("Fetch.continueRequest", {"requestId": second["requestId"]}, session=True)
+    finally:
+        browser.call("Fetch.disable", session=True)
+    expected = json.dumps(sent["event_id"])
+    event_id = browser.wait(f"(id => id === {expected} && id)(document.body.dataset.lastClickEvent)",
+                            "the retried click to be accepted")
+    assert browser.js("document.body.dataset.lastClickAttempts") == "2"
+
+    records = _clicks(settings, event_id, expected=2)
+    assert len(records) == 2 and {e.payload.product_id for _, _, e in records} == {product}
+    for group in ("store", "learner"):
+        wait_for(lambda g=group: _applied(settings, g, records), timeout_s=60, what=f"{group} to apply both records")
+    assert rows(settings.sqlite_path("store"), "SELECT count(*) FROM clicks WHERE event_id = ?", event_id) == [(1,)]
+    assert rows(settings.sqlite_path("learner"), "SELECT count(*) FROM log WHERE event_id = ?", event_id) == [(1,)]
+    assert browser.page_errors() == []
+
+
+def test_clicks_over_http_existing_products_only_and_the_token_is_never_served(shop):
+    settings, server = shop
     body = {"user_id": USER, "product_id": "p000001", "session_id": "s-http", "source": "browse"}
     with httpx.Client(base_url=server.url, timeout=30) as http:
-        assert http.post("/events/click", json=body).status_code == 401
+        assert http.get("/config").status_code == 404  # the token is never handed to a page
+        ok = http.post("/events/click", json=body)  # anonymous: the page's path
+        assert ok.status_code == 202 and ok.json()["event_id"]
+        unknown = http.post("/events/click", json={**body, "product_id": "p-does-not-exist"})
+        assert unknown.status_code == 422 and "unknown product" in unknown.json()["detail"]
         resp = http.post("/events/click", json=body, headers={"Authorization": "Bearer wrong"})
         assert resp.status_code == 401 and "wrong bearer token" in resp.json()["detail"]
-        token = http.get("/config").json()["api_token"]  # this client is on the same machine
-        assert token
-        assert http.post("/events/click", json={**body, "source": "tv"},
-                         headers={"Authorization": f"Bearer {token}"}).status_code == 422
-        ok = http.post("/events/click", json=body, headers={"Authorization": f"Bearer {token}"})
-        assert ok.status_code == 202 and ok.json()["event_id"]
+        assert http.post("/events/click", json={**body, "source": "tv"}).status_code == 422
+        operator = {"Authorization": f"Bearer {settings.api_token}"}
+        assert http.post("/events/click", json=body, headers=operator).status_code == 202
+        big = http.post("/events/click", content=b"{" + b" " * (settings.api_max_body_bytes + 1) + b"}",
+                        headers={"Content-Type": "application/json"})
+        assert big.status_code == 413 and "larger than" in big.json()["detail"]
+
+
+def test_the_page_waits_out_the_rate_limit_and_records_the_click(shop, browser):
+    settings, _server = shop
+    strict = settings.model_copy(update={"click_rate_limit": "2/3 seconds"})
+    with LiveServer(strict) as server:
+        browser.goto(server.url + "/")
+        browser.wait(f"{_count('#recs[data-state=loaded] .rec')} > 2", "recommendations")
+        ids: list[str] = []
+        for i in range(3):
+            browser.click(f"#recs .rec:nth-child({i + 1})")
+            ids.append(browser.wait(f"(id => id && !{json.dumps(ids)}.includes(id) && id)"
+                                    f"(document.body.dataset.lastClickSent)", "a click to be sent"))
+            browser.click("#panel-close")
+        status = browser.wait("(t => t.includes('429') && t)(document.getElementById('click-status').textContent)",
+                              "the page to say it was rate-limited", timeout_s=10)
+        assert "same event id" in status
+        browser.wait(f"document.body.dataset.lastClickEvent === {json.dumps(ids[-1])}",
+                     "the third click to be recorded after the wait", timeout_s=20)
+        for event_id in ids:
+            assert len(_clicks(settings, event_id)) == 1
+    assert browser.page_errors() == []
 
 
 def test_the_page_says_when_a_consumer_is_not_running(browser, tmp_path, bootstrap):
     settings = Settings(KAFKA_BOOTSTRAP_SERVERS=bootstrap, data_dir=tmp_path / "empty")  # no consumer has run
+    settings = settings.model_copy(update={"api_token": new_token()})
     with LiveServer(settings) as server:
         browser.goto(server.url + "/")
         text = browser.wait("(t => t.includes('503') && t)(document.getElementById('results-error').innerText)",

@@ -4,6 +4,10 @@ A background thread catches the index up from SQLite every `refresh_s` (and a se
 itself when it finds the index behind), and swaps in a newer snapshot when the consumer has
 written one with a new embedder. Swaps replace one reference: a query sees the old index or the
 new one, never a half-built one.
+
+The API never embeds a product: catching up indexes the vectors the `catalog` consumer stored with
+each row. A row whose vector was made by another embedder (the consumer refitted, or changed its
+embedder) stops the catch-up there until the consumer's snapshot with that embedder is loaded.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ class CatalogService:
             before = live.seq
             live.catch_up(self.conn())
             self._searchable(before, live.seq)
+            if live.waiting_for is not None:
+                self._maybe_swap()
         self.refreshed_at = time.time()
 
     def _maybe_swap(self) -> None:
@@ -85,7 +91,8 @@ class CatalogService:
         live = self.live
         if live is not None and (
             newest.version <= (live.snapshot_version or 0)
-            or newest.meta.get("embedder", {}).get("version") == live.embedder.version
+            or (newest.meta.get("embedder", {}).get("version") == live.embedder.version
+                and not (live.waiting_for is not None and int(newest.meta.get("seq", 0)) > live.seq))
         ):
             return  # same embedder: catching up from SQLite is cheaper than loading the file
         fresh = LiveIndex.load_latest(self.snapshot_dir)
@@ -109,7 +116,7 @@ class CatalogService:
             except CatalogUnavailable:
                 return None
             return self.live
-        if current_seq(self.conn()) > live.seq:
+        if current_seq(self.conn()) > live.seq and live.waiting_for is None:
             before = live.seq
             live.catch_up(self.conn())
             self._searchable(before, live.seq)

@@ -124,6 +124,7 @@ def search(
     hits: list[RankedHit] = rank(
         bm25, vector, rows, n=n, filters=filters, fusion=fusion,
         bm25_weight=settings.bm25_weight if bm25_weight is None else bm25_weight,
+        normalization=settings.fusion_normalization,
         boosts_for=boosts_for, boost_depth=4 * k,
     )
     full = store.get_products(conn, [h.doc_id for h in hits[:k]])

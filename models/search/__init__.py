@@ -5,9 +5,11 @@ from models.search.bm25 import BM25Index
 from models.search.fields import FIELD_WEIGHTS, SEARCH_FIELDS, fts5_weights
 from models.search.fusion import (
     FusedHit,
+    FuseNormalization,
     Normalization,
     bm25_to_score,
     fuse,
+    max_normalize,
     minmax_normalize,
     reciprocal_rank_fusion,
     weighted_sum_fusion,
@@ -20,6 +22,7 @@ __all__ = [
     "SEARCH_FIELDS",
     "BM25Index",
     "Filters",
+    "FuseNormalization",
     "FusedHit",
     "Fusion",
     "Mode",
@@ -29,6 +32,7 @@ __all__ = [
     "bm25_to_score",
     "fts5_weights",
     "fuse",
+    "max_normalize",
     "minmax_normalize",
     "rank",
     "reciprocal_rank_fusion",

@@ -5,9 +5,13 @@ Inputs are ranked lists of ``(id, score)``, best first, **higher score = better*
 
 Two methods:
 
-* :func:`weighted_sum_fusion` — per list, normalise the scores (``"minmax"`` to [0, 1], or
-  ``"zscore"`` shifted so the list's minimum is 0), then sum ``weight * normalised``.  An id
-  missing from a list gets 0 for it.  When all scores of a list are equal they normalise to 1.
+* :func:`weighted_sum_fusion` — per list, normalise the scores (``"minmax"`` to [0, 1],
+  ``"zscore"`` shifted so the list's minimum is 0, ``"max"`` divided by the best score, or
+  ``"none"`` as they are), then sum ``weight * normalised``.  An id missing from a list gets 0 for
+  it.  When all scores of a list are equal, minmax and zscore normalise them to 1.
+  :func:`fuse` with ``normalization="scaled"`` divides BM25 by its best score and keeps cosine
+  similarities as they are: a weak keyword match stays weak, and near-equal cosines stay near-equal
+  instead of being stretched over [0, 1] as min-max does.
 * :func:`reciprocal_rank_fusion` — ``sum(weight / (k + rank))`` with 1-based ranks; ignores the
   score values, so it needs no normalisation.
 
@@ -22,6 +26,8 @@ score, rank, normalised value and contribution per list) for ``explain=true``.
 {'vector_score': 0.8, 'vector_rank': 2, 'vector_norm': 0.875, 'vector_contrib': 0.4375}
 >>> [h.id for h in fuse(bm25, vec, method="rrf")]
 [1, 3, 2, 4]
+>>> [(h.id, round(h.score, 3)) for h in fuse(bm25, vec, normalization="scaled")]
+[(3, 0.617), (1, 0.55), (4, 0.4), (2, 0.333)]
 """
 
 from __future__ import annotations
@@ -31,17 +37,21 @@ from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
 __all__ = [
+    "FuseNormalization",
     "FusedHit",
     "Normalization",
     "bm25_to_score",
     "fuse",
+    "max_normalize",
     "minmax_normalize",
     "reciprocal_rank_fusion",
     "weighted_sum_fusion",
     "zscore_normalize",
 ]
 
-Normalization = Literal["minmax", "zscore"]
+Normalization = Literal["minmax", "zscore", "max", "none"]
+#: ``fuse``'s choices: one normalisation for both lists, or "scaled" (BM25 "max", vector "none").
+FuseNormalization = Literal["minmax", "zscore", "max", "none", "scaled"]
 Ranked = Sequence[tuple[int, float]]
 PartValue = float | int
 
@@ -93,6 +103,28 @@ def zscore_normalize(scores: Sequence[float]) -> list[float]:
     return [(s - lo) / std for s in scores]
 
 
+def max_normalize(scores: Sequence[float]) -> list[float]:
+    """Divide by the largest score, so the best is 1.0 and ratios are kept (for non-negative scores
+    such as BM25); min-max when the largest score is not positive.
+
+    >>> max_normalize([8.0, 4.0, 2.0]), max_normalize([0.0, -1.0]), max_normalize([])
+    ([1.0, 0.5, 0.25], [1.0, 0.0], [])
+    """
+    if not scores:
+        return []
+    hi = max(scores)
+    if hi <= 0.0:
+        return minmax_normalize(scores)
+    return [s / hi for s in scores]
+
+
+def _identity(scores: Sequence[float]) -> list[float]:
+    return [float(s) for s in scores]
+
+
+_NORMALIZERS = {"minmax": minmax_normalize, "zscore": zscore_normalize, "max": max_normalize, "none": _identity}
+
+
 def _dedupe(ranked: Ranked) -> list[tuple[int, float]]:
     """Keep the first (best) occurrence of each id and drop non-finite scores."""
     seen: set[int] = set()
@@ -118,27 +150,28 @@ def weighted_sum_fusion(
     ranked: Mapping[str, Ranked],
     weights: Mapping[str, float] | None = None,
     *,
-    normalization: Normalization = "minmax",
+    normalization: Normalization | Mapping[str, Normalization] = "minmax",
     limit: int | None = None,
 ) -> list[FusedHit]:
     """Weighted sum of per-list normalised scores; ``weights`` default to 1 per list.
 
+    ``normalization`` is one method for every list, or one per list name (default ``"minmax"``).
+
     ``parts`` has, per list ``name`` the id appears in: ``<name>_score`` (raw),
     ``<name>_rank`` (1-based), ``<name>_norm`` and ``<name>_contrib`` (= weight x norm).
     """
-    if normalization == "minmax":
-        norm_fn = minmax_normalize
-    elif normalization == "zscore":
-        norm_fn = zscore_normalize
-    else:
-        raise ValueError(f"unknown normalization {normalization!r}")
+    methods = {name: normalization if isinstance(normalization, str) else normalization.get(name, "minmax")
+               for name in ranked}
+    for method in methods.values():
+        if method not in _NORMALIZERS:
+            raise ValueError(f"unknown normalization {method!r}")
     scores: dict[int, float] = {}
     parts: dict[int, dict[str, PartValue]] = {}
     best_rank: dict[int, int] = {}
     for name, lst in ranked.items():
         weight = 1.0 if weights is None else float(weights.get(name, 0.0))
         items = _dedupe(lst)
-        normed = norm_fn([s for _, s in items])
+        normed = _NORMALIZERS[methods[name]]([s for _, s in items])
         for rank, ((doc_id, raw), nv) in enumerate(zip(items, normed, strict=True), start=1):
             contrib = weight * nv
             scores[doc_id] = scores.get(doc_id, 0.0) + contrib
@@ -190,7 +223,7 @@ def fuse(
     *,
     method: Literal["weighted", "rrf"] = "weighted",
     bm25_weight: float = 0.5,
-    normalization: Normalization = "minmax",
+    normalization: FuseNormalization = "minmax",
     rrf_k: int = 60,
     limit: int | None = None,
 ) -> list[FusedHit]:
@@ -199,13 +232,17 @@ def fuse(
     ``bm25_weight`` in [0, 1] weighs BM25 against the vector list (``1 - bm25_weight``).  With
     ``method="rrf"`` the same weights scale each list's reciprocal-rank terms (x 2, so equal
     weights give plain RRF).  ``parts`` keys are prefixed ``bm25_`` and ``vector_``.
+    ``normalization="scaled"`` divides BM25 by its best score and keeps the vector scores (cosine
+    similarities) as they are; the others apply one method to both lists.
     """
     if not 0.0 <= bm25_weight <= 1.0:
         raise ValueError("bm25_weight must be in [0, 1]")
     lists = {"bm25": bm25, "vector": vector}
     if method == "weighted":
         weights = {"bm25": bm25_weight, "vector": 1.0 - bm25_weight}
-        return weighted_sum_fusion(lists, weights, normalization=normalization, limit=limit)
+        norm: Normalization | dict[str, Normalization] = (
+            {"bm25": "max", "vector": "none"} if normalization == "scaled" else normalization)
+        return weighted_sum_fusion(lists, weights, normalization=norm, limit=limit)
     if method == "rrf":
         weights = {"bm25": 2 * bm25_weight, "vector": 2 * (1.0 - bm25_weight)}
         return reciprocal_rank_fusion(lists, weights, k=rrf_k, limit=limit)

@@ -24,6 +24,18 @@ CREATE INDEX IF NOT EXISTS products_top_category ON products (top_category COLLA
 CREATE INDEX IF NOT EXISTS products_brand ON products (brand COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS products_price ON products (price_cents);
 
+-- Each live product's embedding, written by the `catalog` consumer in the same transaction as its
+-- row, so that readers (the API, a rebuild) index it without embedding anything. `embedder` is the
+-- Embedder.version that made it; `text_hash` lets an update that leaves the embedded text unchanged
+-- (stock, say) keep its vector; `seq` is the products.seq at which the vector was last written.
+CREATE TABLE IF NOT EXISTS product_vectors (
+    doc_id    INTEGER PRIMARY KEY,
+    embedder  TEXT NOT NULL,
+    text_hash BLOB NOT NULL,
+    seq       INTEGER NOT NULL,
+    vector    BLOB NOT NULL           -- float16, little-endian
+);
+
 -- Analysed text (NLTK stems), so that documents and queries are processed the same way.
 CREATE VIRTUAL TABLE IF NOT EXISTS products_fts USING fts5 (
     name, description, brand, category, tokenize = 'unicode61'

@@ -8,6 +8,7 @@ as the quoted, analysed terms that `models.text.fts5_match` builds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from importlib.resources import files
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from models.search import Filters, fts5_weights
 from models.text import analyzed_text, product_text
@@ -48,10 +52,7 @@ class ProductRow:
 
     def embed_text(self) -> str:
         """The text the embedder sees: name (weighted), description, category, brand, attributes, price band."""
-        return product_text(
-            name=self.name, description=self.description, category_path=self.category_path,
-            brand=self.brand, attributes=self.attributes, price=self.price,
-        )
+        return _embed_text(self.name, self.description, self.category_path, self.brand, self.attributes, self.price)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,14 @@ COLUMNS = (
 
 
 _P_COLUMNS = ", ".join("p." + c.strip() for c in COLUMNS.split(","))
+
+
+def _embed_text(name: str, description: str, category_path: Sequence[str], brand: str,
+                attributes: dict[str, str], price: float) -> str:
+    """`product_text` of a product as stored (attributes in key order, price in whole cents), so that
+    the consumer that writes a row and a reader that reads it back embed the same text."""
+    return product_text(name=name, description=description, category_path=list(category_path), brand=brand,
+                        attributes=dict(sorted(attributes.items())), price=price)
 
 
 def row_to_product(row: Sequence[Any]) -> ProductRow:
@@ -119,7 +128,21 @@ def _fts_fields(
     )
 
 
-def upsert_product(
+@dataclass(frozen=True)
+class Written:
+    """A product row that a write changed: its ids, its new `seq` and the text to embed for it."""
+
+    doc_id: int
+    seq: int
+    embed_text: str
+
+
+def upsert_product(conn: sqlite3.Connection, **product: Any) -> bool:
+    """Insert or update (see `write_product`); returns False for an event older than the stored one."""
+    return write_product(conn, **product) is not None
+
+
+def write_product(
     conn: sqlite3.Connection,
     *,
     product_id: str,
@@ -132,17 +155,18 @@ def upsert_product(
     stock: int,
     event_time: float,
     produced_at: float | None,
-) -> bool:
-    """Insert or update; returns False (and changes nothing) for an event older than the stored one."""
+) -> Written | None:
+    """Insert or update; returns None (and changes nothing) for an event older than the stored one."""
     old = conn.execute(
         "SELECT doc_id, updated_at FROM products WHERE product_id = ?", (product_id,)
     ).fetchone()
     if old is not None and not supersedes(event_time, old[1]):
-        return False
+        return None
     seq = _next_seq(conn)
+    cents = int((price * 100).to_integral_value())
     values = (
         name, description, json.dumps(category_path), category_path[-1] if category_path else "",
-        category_path[0] if category_path else "", brand, int((price * 100).to_integral_value()),
+        category_path[0] if category_path else "", brand, cents,
         json.dumps(attributes, sort_keys=True), stock, event_time, produced_at, time.time(), seq,
     )
     if old is None:
@@ -166,7 +190,7 @@ def upsert_product(
         "INSERT INTO products_fts (rowid, name, description, brand, category) VALUES (?, ?, ?, ?, ?)",
         (doc_id, *_fts_fields(name, description, brand, category_path, attributes)),
     )
-    return True
+    return Written(doc_id, seq, _embed_text(name, description, category_path, brand, attributes, cents / 100.0))
 
 
 def remove_product(conn: sqlite3.Connection, product_id: str, event_time: float, produced_at: float | None) -> bool:
@@ -193,6 +217,7 @@ def remove_product(conn: sqlite3.Connection, product_id: str, event_time: float,
         (event_time, produced_at, time.time(), _next_seq(conn), old[0]),
     )
     conn.execute("DELETE FROM products_fts WHERE rowid = ?", (old[0],))
+    conn.execute("DELETE FROM product_vectors WHERE doc_id = ?", (old[0],))
     return True
 
 
@@ -210,6 +235,112 @@ def changes_since(conn: sqlite3.Connection, seq: int, batch: int = 5000) -> Iter
             product = row_to_product(row)
             seq = product.seq
             yield product
+
+
+# -- stored vectors ------------------------------------------------------------------------------
+
+#: How vectors are stored: float16 halves the file (the index holds them as float32, decoded the
+#: same way by every reader, so all indexes hold identical vectors).
+VECTOR_DTYPE = np.dtype("<f2")
+
+
+def text_hash(text: str) -> bytes:
+    """A digest of an embedded text: an update that leaves it unchanged keeps its vector."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def decode_vectors(blobs: Sequence[bytes], dim: int) -> NDArray[np.float32]:
+    """Stored vectors as a float32 matrix (``len(blobs) x dim``)."""
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    flat = np.frombuffer(b"".join(blobs), dtype=VECTOR_DTYPE)
+    if flat.size != len(blobs) * dim:
+        raise ValueError(f"stored vectors are not {dim}-dimensional")
+    return flat.reshape(len(blobs), dim).astype(np.float32)
+
+
+def stored_text_hashes(conn: sqlite3.Connection, doc_ids: Sequence[int], embedder: str) -> dict[int, bytes]:
+    """For the products among `doc_ids` that have a vector by `embedder`, the hash of its text."""
+    if not doc_ids:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    rows = conn.execute(
+        f"SELECT doc_id, text_hash FROM product_vectors WHERE doc_id IN ({marks}) AND embedder = ?",
+        [*doc_ids, embedder],
+    ).fetchall()
+    return {int(d): bytes(h) for d, h in rows}
+
+
+def put_vectors(conn: sqlite3.Connection, embedder: str, rows: Sequence[tuple[int, int, bytes]],
+                vectors: NDArray[np.float32]) -> None:
+    """Store ``vectors[i]`` for ``rows[i] = (doc_id, seq, text_hash)``, made by `embedder`."""
+    if len(rows) != len(vectors):
+        raise ValueError(f"{len(rows)} rows but {len(vectors)} vectors")
+    encoded = np.ascontiguousarray(vectors, dtype=VECTOR_DTYPE)
+    conn.executemany(
+        "INSERT INTO product_vectors (doc_id, embedder, text_hash, seq, vector) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (doc_id) DO UPDATE SET embedder = excluded.embedder, text_hash = excluded.text_hash, "
+        "seq = excluded.seq, vector = excluded.vector",
+        [(d, embedder, h, s, encoded[i].tobytes()) for i, (d, s, h) in enumerate(rows)],
+    )
+
+
+@dataclass(frozen=True)
+class IndexChange:
+    """What an index needs of a changed product: whether it is live, and its stored vector."""
+
+    doc_id: int
+    seq: int
+    removed: bool
+    embedder: str | None  # None: no stored vector
+    vector_seq: int  # the seq at which the stored vector was written (0: none)
+    vector: bytes | None
+    # The analysed (stemmed) text of the FTS5 columns (only when asked for).
+    analysed: tuple[str, str, str, str] | None = None
+
+
+def index_changes(conn: sqlite3.Connection, seq: int, *, analysed: bool = False,
+                  batch: int = 5000) -> Iterator[IndexChange]:
+    """Every product changed after `seq` (removed ones too), in seq order, with its stored vector."""
+    fts = ", f.name, f.description, f.brand, f.category" if analysed else ""
+    join = " LEFT JOIN products_fts f ON f.rowid = p.doc_id" if analysed else ""
+    while True:
+        rows = conn.execute(
+            f"SELECT p.doc_id, p.seq, p.removed, v.embedder, v.seq, v.vector{fts} FROM products p "
+            f"LEFT JOIN product_vectors v ON v.doc_id = p.doc_id{join} WHERE p.seq > ? ORDER BY p.seq LIMIT ?",
+            (seq, batch),
+        ).fetchall()
+        if not rows:
+            return
+        for r in rows:
+            yield IndexChange(
+                int(r[0]), int(r[1]), bool(r[2]), r[3], int(r[4] or 0), r[5],
+                (r[6], r[7], r[8], r[9]) if analysed and r[6] is not None else None,
+            )
+        seq = int(rows[-1][1])
+
+
+def embed_texts(conn: sqlite3.Connection, doc_ids: Sequence[int], batch: int = 900) -> dict[int, str]:
+    """The text to embed of each live product among `doc_ids`."""
+    out: dict[int, str] = {}
+    for i in range(0, len(doc_ids), batch):
+        out.update((d, p.embed_text()) for d, p in get_products(conn, doc_ids[i:i + batch]).items())
+    return out
+
+
+def last_changed(conn: sqlite3.Connection) -> ProductRow | None:
+    """The live product changed last (the highest `seq`)."""
+    row = conn.execute(f"SELECT {COLUMNS} FROM products WHERE removed = 0 ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if row is None else row_to_product(row)
+
+
+def live_doc_ids(conn: sqlite3.Connection) -> set[int]:
+    """The doc ids of every live product."""
+    return {int(r[0]) for r in conn.execute("SELECT doc_id FROM products WHERE removed = 0")}
+
+
+def count_live(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM products WHERE removed = 0").fetchone()[0])
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,14 @@ from infra.config import Settings
 from infra.sqlite import connect_writer, transaction
 from producers.simulator.world import Simulator, SimulatorConfig
 from readmodels.catalog import store
-from readmodels.catalog.live_index import LiveIndex, rebuild
+from readmodels.catalog.live_index import LiveIndex, build_embedder, embed_and_store, learns_from_catalogue, rebuild
 
 
-def build_catalog(settings: Settings, n_products: int, seed: int = 11) -> tuple[Simulator, LiveIndex, float]:
-    """Write `n_products` simulated products to the catalog DB, fit the embedder, save a snapshot.
+def build_catalog(
+    settings: Settings, n_products: int, seed: int = 11, batch: int = 500
+) -> tuple[Simulator, LiveIndex, float]:
+    """Write `n_products` simulated products and their vectors to the catalog DB (as the `catalog`
+    consumer does, in batches), build the index from them and save a snapshot.
 
     Returns the simulator (for queries and judgements), the index and the seconds the build took.
     """
@@ -23,13 +26,25 @@ def build_catalog(settings: Settings, n_products: int, seed: int = 11) -> tuple[
     store.setup(conn)
     started = time.monotonic()
     products = sim.catalogue()
-    with transaction(conn):
-        for i, p in enumerate(tqdm(products, desc=f"catalog {n_products:,}", unit="p", mininterval=1)):
-            store.upsert_product(
-                conn, product_id=p.product_id, name=p.name, description=p.description,
-                category_path=list(p.category_path), brand=p.brand, price=p.price,
-                attributes=dict(p.attributes), stock=p.stock, event_time=float(i), produced_at=None,
-            )
+    # A learned embedder (LSA) is fitted on the whole catalogue by `rebuild`; a fixed one embeds as it goes.
+    embedder = None if learns_from_catalogue(settings.embedder) else build_embedder(settings.embedder,
+                                                                                    settings.embed_dims)
+    bar = tqdm(total=len(products), desc=f"catalog {n_products:,}", unit="p", mininterval=1)
+    for start in range(0, len(products), batch):
+        with transaction(conn):
+            written = []
+            for i, p in enumerate(products[start:start + batch], start=start):
+                w = store.write_product(
+                    conn, product_id=p.product_id, name=p.name, description=p.description,
+                    category_path=list(p.category_path), brand=p.brand, price=p.price,
+                    attributes=dict(p.attributes), stock=p.stock, event_time=float(i), produced_at=None,
+                )
+                if w is not None:
+                    written.append(w)
+            if embedder is not None:
+                embed_and_store(conn, embedder, written)
+        bar.update(len(written))
+    bar.close()
     live = rebuild(conn, settings.embedder, settings.embed_dims, **settings.vector_index_params())
     live.save(settings.snapshot_dir("catalog"), offsets={})
     conn.close()

@@ -45,11 +45,11 @@ def isolated(base: Settings, name: str, topics: bool = True) -> Iterator[Setting
 
 
 @contextmanager
-def consumers(settings: Settings, *groups: str) -> Iterator[None]:
-    """`shopstream consume GROUP` processes, stopped on exit."""
+def consumers(settings: Settings, *groups: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    """`shopstream consume GROUP` processes (with `env` added to their environment), stopped on exit."""
     children = [Child(g, ["consume", g], settings.data_dir / "logs" / f"{g}.log") for g in groups]
     for child in children:
-        child.start(settings.child_env())
+        child.start(settings.child_env(**(env or {})))
     try:
         yield
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 from infra.broker import LocalBroker, free_port
 from infra.config import Settings
 from shopstream.bench import report
+from shopstream.bench.catalog import bench_catalog, bench_search_ingest
 from shopstream.bench.ingest import bench_ingest
 from shopstream.bench.learner import bench_learner_throughput, bench_learning_freshness
 from shopstream.bench.ops import bench_ops
@@ -28,6 +29,14 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
         ("search.ndcg10_hybrid", "search.ndcg10_bm25"),
         ("search.ndcg10_vector", "search.ndcg10_bm25"),
         ("search.ndcg10_rrf", "search.ndcg10_bm25"),
+    ],
+    "catalog": [
+        ("search.catalog_products_per_s", "search.catalog_bare_consumer_per_s"),
+        ("search.catalog_vector_index_missing", "-"),
+    ],
+    "search-ingest": [
+        ("search.ingest_products_per_s", "-"),
+        ("search.vector_index_missing", "-"),
     ],
     "latency": [
         ("search.p50_ms_10k", "search.bare_p50_ms_10k"),
@@ -77,6 +86,8 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
     suites: dict[str, Callable[[Settings], dict[str, float]]] = {
         "ingest": lambda s: bench_ingest(s, n=events),
         "relevance": bench_relevance,
+        "catalog": bench_catalog,
+        "search-ingest": bench_search_ingest,
         "latency": bench_latency,
         "freshness": bench_freshness,
         "learner": bench_learner_throughput,

@@ -27,7 +27,7 @@ from readmodels.catalog.live_index import rebuild
 from shopstream.bench.catalog_fixture import build_catalog
 from shopstream.bench.harness import api_server, background_load, consumers, http_load, isolated, percentile
 
-EMBEDDERS = (("hashing", 128), ("lsa", 64), ("lsa", 128), ("lsa", 256), ("minilm", 384))
+EMBEDDERS = (("hashing", 128), ("lsa", 64), ("lsa", 128), ("lsa", 256), ("wordllama", 256), ("minilm", 384))
 
 
 def _ndcg(catalog: CatalogService, queries: list[tuple[str, dict[str, int]]], mode: Mode,

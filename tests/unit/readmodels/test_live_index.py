@@ -72,7 +72,7 @@ def test_a_product_written_while_a_refit_runs_is_in_the_index_afterwards(tmp_pat
         _put(conn, 5, start=100, t=2.0)
         written.set()
 
-    monkeypatch.setattr(live_index, "build_embedder", lambda kind, dims, texts: SlowFit(dim=dims))
+    monkeypatch.setattr(live_index, "build_embedder", lambda kind, dims, texts=None: SlowFit(dim=dims))
     thread = threading.Thread(target=writer)
     thread.start()
     live = rebuild(reader, "hashing", DIM)

@@ -124,3 +124,26 @@ def test_bm25_from_fts5_is_negated():
     assert bm25[0][1] >= bm25[-1][1] > 0
     hits = fuse(bm25, [(3, 0.9), (rows[-1][0], 0.8)])
     assert {h.id for h in hits} == {1, 2, 3}
+
+
+def test_max_normalize_and_scaled_fusion():
+    from models.search import max_normalize
+
+    assert max_normalize([4.0, 2.0, 1.0]) == [1.0, 0.5, 0.25]
+    assert max_normalize([-1.0, -3.0]) == [1.0, 0.0]  # not positive: min-max
+    bm25 = [(1, 10.0), (2, 9.0), (3, 1.0)]
+    vec = [(3, 0.75), (1, 0.5), (4, 0.25)]
+    hits = {h.id: h for h in fuse(bm25, vec, bm25_weight=0.5, normalization="scaled")}
+    assert hits[1].parts["bm25_norm"] == 1.0 and hits[3].parts["bm25_norm"] == 0.1
+    assert hits[3].parts["vector_norm"] == 0.75  # cosine kept as it is
+    # min-max would give id 3 the whole vector weight and id 2 a BM25 norm of 0.89; scaled keeps the gaps
+    assert [h.id for h in fuse(bm25, vec, bm25_weight=0.5, normalization="scaled")] == [1, 2, 3, 4]
+    assert [h.id for h in fuse(bm25, vec, bm25_weight=0.5)] == [1, 3, 2, 4]
+
+
+def test_per_list_normalization():
+    lists = {"a": [(1, 2.0), (2, 1.0)], "b": [(2, 0.5)]}
+    hits = weighted_sum_fusion(lists, normalization={"a": "max", "b": "none"})
+    assert [(h.id, h.score) for h in hits] == [(1, 1.0), (2, 1.0)]
+    with pytest.raises(ValueError, match="unknown normalization"):
+        weighted_sum_fusion(lists, normalization={"a": "bogus"})  # type: ignore[dict-item]

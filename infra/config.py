@@ -34,6 +34,10 @@ class Settings(BaseSettings):
 
     # Where state lives: SQLite files (one per consumer group), snapshots, the local broker.
     data_dir: Path = Path("var")
+    # A read replica's name. Each node (catalog + learner + API, and store if run) keeps its state
+    # in `data_dir/nodes/<node>/` and consumes under its own group names (`catalog@<node>`), so a
+    # node started later rebuilds from the topics by itself. Empty: the single, unnamed node.
+    node: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,40}$")
     # Downloaded once and reused: the Kafka jars.
     cache_dir: Path = Path.home() / ".cache" / "shopstream"
 
@@ -80,9 +84,22 @@ class Settings(BaseSettings):
     # Writes through the API (e.g. a click from the web page) need this token as a Bearer token.
     api_token: str = "dev-token-change-me"
 
+    @property
+    def state_dir(self) -> Path:
+        """This node's SQLite files and snapshots: `data_dir`, or `data_dir/nodes/<node>` for a named node."""
+        return self.data_dir / "nodes" / self.node if self.node else self.data_dir
+
     def sqlite_path(self, group: str) -> Path:
-        """Each consumer group owns one SQLite file."""
-        return self.data_dir / f"{group}.sqlite3"
+        """Each consumer group owns one SQLite file (per node)."""
+        return self.state_dir / f"{group}.sqlite3"
+
+    def group_id(self, group: str) -> str:
+        """The Kafka consumer group name of `group` on this node (topic prefix, then `@node` if named).
+
+        >>> Settings(topic_prefix="t.", node="b").group_id("catalog")
+        't.catalog@b'
+        """
+        return f"{self.topic_prefix}{group}@{self.node}" if self.node else f"{self.topic_prefix}{group}"
 
     def child_env(self, **extra: str) -> dict[str, str]:
         """The environment for a child process (`shopstream consume|serve|simulate`) that should see
@@ -92,6 +109,7 @@ class Settings(BaseSettings):
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "SHOPSTREAM_TOPIC_PREFIX": self.topic_prefix,
             "SHOPSTREAM_DATA_DIR": str(self.data_dir),
+            "SHOPSTREAM_NODE": self.node,
             **extra,
         }
 
@@ -103,7 +121,7 @@ class Settings(BaseSettings):
         return {"hnsw_threshold": self.hnsw_threshold, "hnsw_m": self.hnsw_m, "ef_search": self.hnsw_ef_search}
 
     def snapshot_dir(self, group: str) -> Path:
-        return self.data_dir / "snapshots" / group
+        return self.state_dir / "snapshots" / group
 
     @property
     def bootstrap(self) -> str:

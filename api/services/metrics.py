@@ -46,12 +46,12 @@ class MetricsService:
         now = time.monotonic()
         if self._lag is not None and now - self._lag[0] < self.lag_ttl_s:
             return self._lag[1]
-        prefix = self.settings.topic_prefix
+        names = {self.settings.group_id(g): g for g in CONSUMER_GROUPS}  # this node's groups
         try:
-            rows = measure_lag(self.settings.bootstrap, [prefix + g for g in CONSUMER_GROUPS], with_seconds=True)
+            rows = measure_lag(self.settings.bootstrap, list(names), with_seconds=True)
             out: dict[str, Any] = {}
             for r in rows:
-                g = out.setdefault(r.group.removeprefix(prefix), {"records": 0, "seconds": 0.0})
+                g = out.setdefault(names.get(r.group, r.group), {"records": 0, "seconds": 0.0})
                 g["records"] += r.lag
                 g["seconds"] = max(g["seconds"], r.seconds or 0.0)
             result: dict[str, Any] = {"groups": out}

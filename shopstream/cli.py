@@ -157,15 +157,27 @@ def consume(
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: SHOPSTREAM_API_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: SHOPSTREAM_API_PORT.")] = None,
+    workers: Annotated[int, typer.Option(
+        help="API processes sharing the port; each loads the snapshots and follows SQLite on its own.",
+        min=1)] = 1,
 ) -> None:
     """Serve the HTTP API and the web page."""
+    import os
+
     import uvicorn
 
     from api.main import create_app
 
+    # Worker processes are spawned: they inherit the environment, not threadpoolctl's limits.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     _one_blas_thread()
     s = _settings()
-    uvicorn.run(create_app(s), host=host or s.api_host, port=port or s.api_port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(s), host=host or s.api_host, port=port or s.api_port, log_level="warning")
+    else:  # each worker builds its app from the same environment
+        uvicorn.run("api.main:create_app", factory=True, workers=workers, host=host or s.api_host,
+                    port=port or s.api_port, log_level="warning")
 
 
 @app.command()
@@ -192,15 +204,19 @@ def lag(
 
 @app.command()
 def bench(
-    only: Annotated[list[str] | None, typer.Option(help="Only these: ingest, relevance, latency, freshness.")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        help="Only these: ingest, relevance, latency, freshness, learner, reco-freshness, reco; "
+             "scale (a million products, only when named).")] = None,
     events: Annotated[int, typer.Option(help="Events per ingest run.")] = 30_000,
+    scale_products: Annotated[int, typer.Option(help="Products in the `scale` suite (run only with --only scale).",
+                                                min=1000)] = 1_000_000,
 ) -> None:
     """Run the benchmarks; print each figure beside its baseline and write bench/results.json."""
     from shopstream.bench.main import run_benchmarks
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.ERROR)
-    run_benchmarks(_settings(), set(only) if only else None, events=events)
+    run_benchmarks(_settings(), set(only) if only else None, events=events, scale_products=scale_products)
 
 
 @app.command()

@@ -158,7 +158,8 @@ class BM25Index:
                 if len(docs) == 0:
                     continue
                 idf = math.log(1.0 + (self._n - len(docs) + 0.5) / (len(docs) + 0.5))
-                parts.append((docs, (idf * (self.k1 + 1.0)) * tfs / (tfs + (base + per_len * lens))))
+                weights = (idf * (self.k1 + 1.0)) * tfs / (tfs + (base + per_len * lens))
+                parts.append((docs, np.asarray(weights, np.float32)))
             if not parts:
                 return []
             if len(parts) == 1:

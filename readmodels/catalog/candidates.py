@@ -23,6 +23,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,7 +62,7 @@ class CandidateTable:
             return
         size = max(size, 2 * len(self._seen), 1024)
 
-        def grown(a: NDArray[np.generic]) -> NDArray[np.generic]:
+        def grown(a: Any) -> Any:
             out = np.zeros(size, a.dtype)
             out[: len(a)] = a
             return out

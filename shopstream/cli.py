@@ -84,17 +84,29 @@ def simulate(
     users: Annotated[int, typer.Option(help="Number of simulated users.")] = 1000,
     tastes_out: Annotated[Path | None, typer.Option(help="Write the users' hidden tastes here (JSON).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    run_id: Annotated[str | None, typer.Option(
+        help="Names this run: order, session and event ids carry it, so runs into the same topics never "
+             "collide. Default: a fresh one (start time + random). The same seed and run id give the same "
+             "events again (stored once).")] = None,
 ) -> None:
     """Produce a simulated shop's events (catalogue, then sessions of clicks and orders) to Kafka."""
     import signal
 
+    from pydantic import ValidationError
+
     from infra.producer import EventSink
     from producers.publish import publish
-    from producers.simulator.world import Simulator, SimulatorConfig
+    from producers.simulator.world import Simulator, SimulatorConfig, new_run_id
 
     _logging()
     s = _settings()
-    sim = Simulator(SimulatorConfig(seed=seed, n_products=products, n_users=users))
+    try:
+        config = SimulatorConfig(seed=seed, n_products=products, n_users=users, run_id=run_id or new_run_id())
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, "),
+                                 param_hint="--run-id") from None
+    logging.getLogger("simulate").info("run id %s (seed %d)", config.run_id, seed)
+    sim = Simulator(config)
     stop = [False]
 
     def on_signal(_signum: int, _frame: object) -> None:
@@ -120,7 +132,7 @@ def simulate(
     if tastes_out is not None:
         sim.write_tastes(tastes_out)
     tally = sim.tally.to_dict()
-    typer.echo(json.dumps({"sent": sent, **tally}, default=str))
+    typer.echo(json.dumps({"sent": sent, "run_id": config.run_id, **tally}, default=str))
 
 
 @app.command()
@@ -226,11 +238,13 @@ def run(
     users: Annotated[int, typer.Option(help="Simulated users.")] = 1000,
     seed: Annotated[int, typer.Option()] = 42,
     duration: Annotated[float, typer.Option(help="Stop after N seconds (0: until Ctrl-C).")] = 0.0,
+    run_id: Annotated[str | None, typer.Option(
+        help="The simulator's run id (see `simulate --help`). Default: a fresh one per simulator process.")] = None,
 ) -> None:
     """Run the whole system: broker, topics, consumers, simulator, API. Ctrl-C stops everything."""
     from shopstream.supervisor import Supervisor
 
-    Supervisor(_settings(), rate=rate, products=products, users=users, seed=seed).run(duration)
+    Supervisor(_settings(), rate=rate, products=products, users=users, seed=seed, run_id=run_id).run(duration)
 
 
 

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from producers.importers.products import CategoryMode
-from producers.importers.source import FileFormat
+from producers.importers.source import FileFormat, count_lines
 from producers.importers.values import TimeUnit
+from producers.replay import ReplayOrder
 
 if TYPE_CHECKING:
     from events import Event
@@ -34,13 +35,32 @@ import_app = typer.Typer(help="Import a catalogue or an interaction log through 
 SHOW_REJECTS = 10
 
 FileArg = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A .csv or .jsonl file (.gz too).")
+    Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                         help="Delimited text (.csv, .tsv, .dat, ...) or JSON Lines (.jsonl); .gz too.")
 ]
 FormatOpt = Annotated[
-    FileFormat | None, typer.Option("--format", help="File format; default: from the extension.")
+    FileFormat | None,
+    typer.Option("--format", help="File format; default: from the extension, else JSON Lines if the file starts "
+                                  "with '{', else delimited text."),
 ]
-EncodingOpt = Annotated[str, typer.Option(help="Text encoding of the file (ASCII-compatible).")]
-DelimiterOpt = Annotated[str | None, typer.Option(help="CSV field delimiter; default ',' (tab for .tsv).")]
+EncodingOpt = Annotated[str, typer.Option(help="Text encoding of the file (ASCII-compatible, e.g. latin-1).")]
+DelimiterOpt = Annotated[
+    str | None,
+    typer.Option(help="Field delimiter: a character or string (',' ';' '|' '::') or 'tab'. Default: detected from "
+                      "the first 200 lines when exactly one of , tab ; | :: splits them all alike (tab preferred "
+                      "for .tsv, ',' for .csv); otherwise it asks for this option."),
+]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(help="Names of the file's columns, comma-separated, for a file without a header line "
+                      "(e.g. user,item,rating,time); with --header they replace the file's own names."),
+]
+HeaderOpt = Annotated[
+    bool | None,
+    typer.Option("--header/--no-header",
+                 help="Whether the first line names the columns. Default: yes, unless --columns is given. "
+                      "--no-header without --columns numbers the columns 1, 2, ... (e.g. --user-col 1)."),
+]
 RateOpt = Annotated[float, typer.Option(min=0, help="At most this many events per second (0: as fast as possible).")]
 LimitOpt = Annotated[int, typer.Option(min=0, help="Read only the first N rows (0: all).")]
 DryRunOpt = Annotated[bool, typer.Option(help="Parse and report, send nothing (no Kafka needed).")]
@@ -88,8 +108,15 @@ def _send(
     dry_run: bool,
     progress: bool,
     desc: str,
+    order: ReplayOrder | None = None,
+    wait_for: str = "learner",
+    extra: dict[str, Any] | None = None,
 ) -> tuple[int, float, str | None, bool]:
-    """Send (or, dry, just build) the events. Returns (sent, seconds, send error, interrupted)."""
+    """Send (or, dry, just build) the events. Returns (sent, seconds, send error, interrupted).
+
+    `order` GLOBAL: every event to its topic's first partition, and at each switch between topics a
+    wait until the group `wait_for` has consumed what was sent (`producers.replay`); the waits are
+    counted into `extra`."""
     from tqdm import tqdm
 
     started = time.monotonic()
@@ -109,11 +136,17 @@ def _send(
     from infra.producer import EventSink, SendFailed
     from infra.topics import ensure_topics
     from producers.publish import publish
+    from producers.replay import FirstPartition, GroupProgress, in_global_order
 
+    ordered = order is ReplayOrder.GLOBAL
+    tracker: GroupProgress | None = None
     try:
         ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor, settings.topic_prefix)
         failed = settings.data_dir / "failed-events.jsonl"
-        sink = EventSink(settings.bootstrap, settings.topic_prefix, failed_path=failed)
+        overrides: dict[str, Any] = {"partitioner": FirstPartition()} if ordered else {}
+        sink = EventSink(settings.bootstrap, settings.topic_prefix, failed_path=failed, **overrides)
+        if ordered:
+            tracker = GroupProgress(settings.bootstrap, settings.topic_prefix + wait_for, settings.topic_prefix, _err)
     except KafkaError as exc:
         return 0, time.monotonic() - started, f"cannot reach Kafka at {settings.bootstrap}: {exc!r}", False
     interrupted = False
@@ -124,18 +157,34 @@ def _send(
     def on_event(_event: Event) -> None:
         counted[0] += 1
 
+    def barrier(topic: str, next_topic: str, yielded: int) -> None:
+        assert tracker is not None
+        if sink.sent != yielded:  # the order holds only if each event is sent before the next is read
+            raise RuntimeError(f"{yielded} events were read but {sink.sent} sent: the replay order cannot be kept")
+        sink.flush()
+        tracker.wait_consumed(topic, next_topic)
+
+    if tracker is not None:
+        events = in_global_order(events, barrier)
     with sink:
         try:
             sent = publish(sink, events, rate=rate, total=total, progress=progress, desc=desc, on_event=on_event)
         except KeyboardInterrupt:
             interrupted = True
             sent = counted[0]
+        except SendFailed as exc:
+            sent, error = counted[0], str(exc)
         try:
             sink.flush()
         except SendFailed as exc:
-            error = str(exc)
+            error = error or str(exc)
         except KafkaError as exc:
             error = f"flush failed: {exc!r}"
+        finally:
+            if tracker is not None:
+                tracker.close()
+                if extra is not None:
+                    extra.update(order_waits=tracker.waits, order_waited_s=round(tracker.waited_s, 3))
     return sent, time.monotonic() - started, error, interrupted
 
 
@@ -180,21 +229,45 @@ def _finish(
         raise typer.Exit(1)
 
 
-def _open_source(path: Path, fmt: FileFormat | None, encoding: str, delimiter: str | None) -> RowSource:
+def _open_source(
+    path: Path, fmt: FileFormat | None, encoding: str, delimiter: str | None, columns: str | None,
+    header: bool | None,
+) -> RowSource:
+    from producers.importers.layout import LayoutError, parse_delimiter, parse_names
     from producers.importers.source import MappingError, RowSource
 
     try:
-        return RowSource.open(path, fmt, encoding=encoding, delimiter=delimiter)
-    except (MappingError, LookupError) as exc:  # LookupError: an unknown encoding
+        source = RowSource.open(
+            path, fmt, encoding=encoding, delimiter=None if delimiter is None else parse_delimiter(delimiter),
+            columns=None if columns is None else parse_names(columns), header=header,
+        )
+    except (MappingError, LayoutError, LookupError) as exc:  # LookupError: an unknown encoding
         raise _usage_error(str(exc)) from None
+    _err(f"{path.name}: {source.describe_layout()}")
+    return source
+
+
+def _total(path: Path, source: RowSource, progress: bool, limit: int) -> int | None:
+    """Rows to expect, for the progress bar: the file's lines less its header."""
+    if not progress:
+        return None
+    total = max(count_lines(path) - source.header_lines, 0)
+    return min(total, limit) if limit else total
 
 
 @import_app.command("products")
 def import_products(
     file: FileArg,
     fmt: FormatOpt = None,
-    id_col: Annotated[str, typer.Option(help="Column of the product id (required).")] = "id",
-    name_col: Annotated[str, typer.Option(help="Column of the product name (required).")] = "name",
+    id_col: Annotated[
+        str | None, typer.Option(help="Column of the product id (required; default: the first of id, product_id, "
+                                      "item_id, productId, itemId, sku that the file has). Any column may be "
+                                      "given by name or by its position, 1 for the first.")
+    ] = None,
+    name_col: Annotated[
+        str | None, typer.Option(help="Column of the product name (required; default: the first of name, title, "
+                                      "product_name, productName).")
+    ] = None,
     description_col: Annotated[
         str | None, typer.Option(help="Column of the description (default: 'description', if the file has it).")
     ] = None,
@@ -222,6 +295,15 @@ def import_products(
     attr_col: Annotated[
         list[str] | None, typer.Option(help="Extra column to keep as a product attribute (repeatable).")
     ] = None,
+    flag_cols: Annotated[
+        str | None,
+        typer.Option(help="Multi-hot 0/1 columns, one per label (e.g. genres): names, positions or ranges "
+                          "'Action..Western' / '6..24', comma-separated. The labels set on a row are its "
+                          "category (the first) unless --category-col gives one, and all of them are kept in "
+                          "the attribute --flag-attr."),
+    ] = None,
+    flag_attr: Annotated[str, typer.Option(help="Attribute that keeps a row's flag labels, joined by ', '.")] = (
+        "categories"),
     id_prefix: Annotated[str, typer.Option(help="Prepended to every product id (use the same as --item-prefix).")] = "",
     rate: RateOpt = 0.0,
     limit: LimitOpt = 0,
@@ -230,20 +312,26 @@ def import_products(
     as_json: JsonOpt = False,
     encoding: EncodingOpt = "utf-8",
     delimiter: DelimiterOpt = None,
+    columns: ColumnsOpt = None,
+    header: HeaderOpt = None,
 ) -> None:
     """Import a product catalogue: one ProductUpserted event per row.
 
     Missing optional columns are fine (empty text, price 0, stock --default-stock). Rows without an id
-    or a name, with a price or stock that is not a number, or that the event schema refuses are
-    rejected: the first few are printed, all of them are written with their line numbers to
-    <data dir>/import-rejects-<time>.jsonl, and the import goes on.
+    or a name, with a price or stock that is not a number, with a flag that is not 0/1, or that the
+    event schema refuses are rejected: the first few are printed, all of them are written with their
+    line numbers to <data dir>/import-rejects-<time>.jsonl, and the import goes on.
 
     Example (MovieLens): shopstream import products movies.csv --id-col movieId --name-col title
     --category-col genres --category-sep "|" --category-mode first --id-prefix ml-
+
+    Example (MovieLens-100k u.item: '|'-separated, latin-1, no header, 19 genre flags): shopstream import
+    products u.item --encoding latin-1 --columns "id,name,released,video,url,unknown,Action,...,Western"
+    --flag-cols unknown..Western --id-prefix ml-
     """
     from infra.config import Settings
     from producers.importers.products import ProductMapping, product_events
-    from producers.importers.source import MappingError, count_lines
+    from producers.importers.source import MappingError
 
     settings = Settings()
     given = {
@@ -263,17 +351,17 @@ def import_products(
         category_mode=category_mode,
         default_stock=default_stock,
         id_prefix=id_prefix,
+        flag_cols=flag_cols or "",
+        flag_attr=flag_attr,
         explicit=frozenset(opt for opt, value in given.items() if value is not None),
     )
-    source = _open_source(file, fmt, encoding, delimiter)
+    source = _open_source(file, fmt, encoding, delimiter, columns, header)
     try:
         mapping.bind(source)
     except MappingError as exc:
         source.close()
         raise _usage_error(str(exc)) from None
-    total = max(count_lines(file) - (1 if source.format is FileFormat.CSV else 0), 0) if progress else None
-    if total is not None and limit:
-        total = min(total, limit)
+    total = _total(file, source, progress, limit)
     report = _new_report(settings)
     events = product_events(source, mapping, report, limit=limit or None)
     sent, seconds, error, interrupted = _send(settings, events, total, rate, dry_run, progress, "products")
@@ -285,11 +373,18 @@ def import_products(
 def import_interactions(
     file: FileArg,
     fmt: FormatOpt = None,
-    user_col: Annotated[str, typer.Option(help="Column of the user id.")] = "user_id",
-    item_col: Annotated[str, typer.Option(help="Column of the item (product) id.")] = "item_id",
+    user_col: Annotated[
+        str | None, typer.Option(help="Column of the user id (default: the first of user_id, user, userId, uid, "
+                                      "visitorid). Any column may be given by name or by position, 1 for the first.")
+    ] = None,
+    item_col: Annotated[
+        str | None, typer.Option(help="Column of the item (product) id (default: the first of item_id, item, "
+                                      "product_id, product, itemId, productId, itemid).")
+    ] = None,
     time_col: Annotated[
-        str, typer.Option(help="Column of the time: epoch seconds / millis / micros / nanos or ISO 8601.")
-    ] = "timestamp",
+        str | None, typer.Option(help="Column of the time: epoch seconds / millis / micros / nanos or ISO 8601 "
+                                      "(default: the first of timestamp, time, ts, event_time, datetime, date).")
+    ] = None,
     time_unit: Annotated[
         TimeUnit,
         typer.Option(help="auto: an epoch number's unit by its magnitude (< 1e11 seconds, < 1e14 millis, "
@@ -319,6 +414,20 @@ def import_interactions(
     speedup: Annotated[
         float, typer.Option(min=0, help="Seconds of log time per second of wall time (0: as fast as possible).")
     ] = 0.0,
+    order: Annotated[
+        ReplayOrder,
+        typer.Option(help="global: the consumers (the learner above all, which trains on what it reads in the order "
+                          "it reads it) see the whole log in time order, ties in file order: every event goes to "
+                          "the first partition of its topic, and where the log moves between clicks and orders "
+                          "the import waits until the --wait-for group has read what came before (a rating log, "
+                          "all clicks, never waits). per-user: Kafka's keying by user; each user's events in "
+                          "order, users interleaved, several consumer processes can share the work, no waits. "
+                          "global is the default because a replayed log is there to be learned as it happened: "
+                          "the model and its prequential figures depend on the order."),
+    ] = ReplayOrder.GLOBAL,
+    wait_for: Annotated[
+        str, typer.Option(help="With --order global: the consumer group whose progress the import waits for.")
+    ] = "learner",
     rate: RateOpt = 0.0,
     limit: LimitOpt = 0,
     dry_run: DryRunOpt = False,
@@ -326,11 +435,15 @@ def import_interactions(
     as_json: JsonOpt = False,
     encoding: EncodingOpt = "utf-8",
     delimiter: DelimiterOpt = None,
+    columns: ColumnsOpt = None,
+    header: HeaderOpt = None,
 ) -> None:
     """Replay an interaction log as click and order events, in timestamp order.
 
     The file is read and sorted by time first (ties keep file order); each event's event_time is the
-    log's time. Bad rows are rejected with their line numbers (see `import products`).
+    log's time. Bad rows are rejected with their line numbers (see `import products`). By default
+    (--order global) the consumers also read the log in that order, so the learner learns it in the
+    order it happened; see --order.
 
     Example (MovieLens): shopstream import interactions ratings.csv --user-col userId --item-col movieId
     --rating-col rating --time-col timestamp --item-prefix ml-
@@ -340,7 +453,7 @@ def import_interactions(
     from infra.config import Settings
     from producers.importers.interactions import InteractionLog, InteractionMapping
     from producers.importers.pacing import paced
-    from producers.importers.source import MappingError, count_lines
+    from producers.importers.source import MappingError
 
     settings = Settings()
     mapping = InteractionMapping(
@@ -349,24 +462,25 @@ def import_interactions(
         order_types=frozenset(t.strip().lower() for t in order_types.split(",") if t.strip()),
         user_prefix=user_prefix, item_prefix=item_prefix, session_gap_s=session_gap * 60.0,
     )
-    source = _open_source(file, fmt, encoding, delimiter)
+    source = _open_source(file, fmt, encoding, delimiter, columns, header)
     try:
         mapping.bind(source)
     except MappingError as exc:
         source.close()
         raise _usage_error(str(exc)) from None
     report = _new_report(settings)
-    total = max(count_lines(file) - (1 if source.format is FileFormat.CSV else 0), 0) if progress else None
-    if total is not None and limit:
-        total = min(total, limit)
+    total = _total(file, source, progress, limit)
     with tqdm(total=total, desc="reading", unit="row", disable=not progress, mininterval=0.5) as bar:
         read_update: Callable[[int], object] = bar.update
         log = InteractionLog.load(source, mapping, report, limit=limit or None, progress=read_update)
     source.close()
     events = log.events() if dry_run else paced(log.events(), speedup=speedup, rate=rate)
-    sent, seconds, error, interrupted = _send(settings, events, len(log), 0.0, dry_run, progress, "interactions")
+    extra: dict[str, Any] = {"sessions": log.sessions, "users": log.n_users, "items": log.n_items,
+                             "order": order.value}
+    sent, seconds, error, interrupted = _send(settings, events, len(log), 0.0, dry_run, progress, "interactions",
+                                              order=order, wait_for=wait_for, extra=extra)
     kinds = report.by_type
-    extra: dict[str, Any] = {"sessions": log.sessions, "users": log.n_users, "items": log.n_items}
+    extra.update(sessions=log.sessions)
     span = log.time_range
     if span is not None:
         from producers.importers.values import from_micros

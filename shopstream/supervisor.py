@@ -45,12 +45,14 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, rate: float, products: int, users: int, seed: int) -> None:
+    def __init__(self, settings: Settings, rate: float, products: int, users: int, seed: int,
+                 run_id: str | None = None) -> None:
         self.settings = settings
         self.rate = rate
         self.products = products
         self.users = users
         self.seed = seed
+        self.run_id = run_id  # None: the simulator names each of its runs afresh
         self.broker: LocalBroker | None = None
         self.children: list[Child] = []
 
@@ -84,7 +86,8 @@ class Supervisor:
                     "simulator",
                     ["simulate", "--rate", str(self.rate), "--products", str(self.products),
                      "--users", str(self.users), "--seed", str(self.seed), "--no-progress",
-                     "--tastes-out", str(s.data_dir / "tastes.json")],
+                     "--tastes-out", str(s.data_dir / "tastes.json"),
+                     *(["--run-id", self.run_id] if self.run_id else [])],
                     logs / "simulator.log",
                 ),
             ]

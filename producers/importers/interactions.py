@@ -21,6 +21,7 @@ sorted by time (ties keep file order), and then turned into events lazily.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from array import array
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 from events import Click, ClickSource, Event, Order, OrderLine, make_event
-from producers.importers.products import IMPORT_NAMESPACE
+from producers.importers.products import IMPORT_NAMESPACE, first_present
 from producers.importers.report import ImportReport
 from producers.importers.source import BadRow, RowSource
 from producers.importers.values import RowError, TimeUnit, from_micros, parse_float, parse_money, parse_timestamp, text
@@ -45,16 +46,23 @@ _MAX_ID = 200  # the event schema's limit on ids
 _CLICK, _ORDER = 0, 1
 
 
+USER_COLUMNS = ("user_id", "user", "userId", "uid", "visitorid")
+ITEM_COLUMNS = ("item_id", "item", "product_id", "product", "itemId", "productId", "itemid")
+TIME_COLUMNS = ("timestamp", "time", "ts", "event_time", "datetime", "date")
+"""Looked for, in these orders, when --user-col / --item-col / --time-col are not given."""
+
+
 @dataclass(frozen=True)
 class InteractionMapping:
-    """Columns and rules. `type_col` values in `order_types` (case-insensitive) become orders, any other
-    value a click; without `type_col` every row is a click (e.g. a rating). Rows whose rating is below
-    `min_rating` are skipped. Consecutive events of a user more than `session_gap_s` apart start a new
-    session."""
+    """Columns and rules. `user_col` / `item_col` / `time_col` None: the first of `USER_COLUMNS` /
+    `ITEM_COLUMNS` / `TIME_COLUMNS` in the file; any column may be given by its 1-based position.
+    `type_col` values in `order_types` (case-insensitive) become orders, any other value a click;
+    without `type_col` every row is a click (e.g. a rating). Rows whose rating is below `min_rating` are
+    skipped. Consecutive events of a user more than `session_gap_s` apart start a new session."""
 
-    user_col: str = "user_id"
-    item_col: str = "item_id"
-    time_col: str = "timestamp"
+    user_col: str | None = None
+    item_col: str | None = None
+    time_col: str | None = None
     type_col: str | None = None
     rating_col: str | None = None
     price_col: str | None = None
@@ -65,11 +73,22 @@ class InteractionMapping:
     item_prefix: str = ""
     session_gap_s: float = 30 * 60.0
 
-    def bind(self, source: RowSource) -> None:
-        """Raise `MappingError` (naming the available columns) if a mapped column is not in the file."""
-        wanted = [("--user-col", self.user_col), ("--item-col", self.item_col), ("--time-col", self.time_col)]
+    def bind(self, source: RowSource) -> InteractionMapping:
+        """This mapping resolved to the file's column names; raises `MappingError` (naming the available
+        columns) if a mapped column is not in the file."""
         optional = [("--type-col", self.type_col), ("--rating-col", self.rating_col), ("--price-col", self.price_col)]
-        source.require(wanted + [(opt, col) for opt, col in optional if col is not None])
+        source.require([(opt, col) for opt, col in optional if col is not None])
+
+        def used(col: str | None) -> str | None:
+            return None if col is None else source.resolve(col)
+
+        return dataclasses.replace(
+            self,
+            user_col=first_present(source, "--user-col", self.user_col, USER_COLUMNS),
+            item_col=first_present(source, "--item-col", self.item_col, ITEM_COLUMNS),
+            time_col=first_present(source, "--time-col", self.time_col, TIME_COLUMNS),
+            type_col=used(self.type_col), rating_col=used(self.rating_col), price_col=used(self.price_col),
+        )
 
 
 class _Interner:
@@ -149,7 +168,7 @@ class InteractionLog:
         """Read every row: accepted ones into the columns, bad ones into `report` as rejects, ratings
         below the threshold as skipped. Raises `MappingError` before reading if a column is missing.
         `progress(n)` is called every 10,000 rows with how many were read since the previous call."""
-        mapping.bind(source)
+        mapping = mapping.bind(source)
         log = cls(mapping)
         log.report = report
         for item in source:
@@ -169,8 +188,8 @@ class InteractionLog:
             progress(report.rows % 10_000)
         return log
 
-    def _id(self, values: dict[str, Any], column: str, prefix: str, what: str) -> str:
-        raw = text(values.get(column))
+    def _id(self, values: dict[str, Any], column: str | None, prefix: str, what: str) -> str:
+        raw = text(values.get(column or ""))
         if not raw:
             raise RowError(f"missing {what} (column {column})")
         value = prefix + raw
@@ -182,7 +201,7 @@ class InteractionLog:
         m = self.mapping
         user = self._id(values, m.user_col, m.user_prefix, "user id")
         item = self._id(values, m.item_col, m.item_prefix, "item id")
-        micros = parse_timestamp(values.get(m.time_col), m.time_unit)
+        micros = parse_timestamp(values.get(m.time_col or ""), m.time_unit)
         kind = _CLICK
         if m.type_col is not None:
             label = text(values.get(m.type_col)).lower()

@@ -1,7 +1,10 @@
-"""A catalogue file (CSV or JSONL) as `ProductUpserted` events, one per row, in file order.
+"""A catalogue file (delimited text or JSONL) as `ProductUpserted` events, one per row, in file order.
 
 Every row either becomes one event or is rejected with its line number and the reason (missing id or
-name, a price or stock that is not a number, a value the event schema refuses).
+name, a price or stock that is not a number, a flag that is not 0/1, a value the event schema refuses).
+
+Categories come from a category column (a path, or a set of labels), or from multi-hot flag columns,
+one 0/1 column per label (MovieLens-100k's genres in `u.item`), or both.
 
 >>> import io
 >>> from producers.importers.source import RowSource
@@ -16,9 +19,10 @@ name, a price or stock that is not a number, a value the event schema refuses).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -27,8 +31,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from events import Event, ProductUpserted, make_event
+from producers.importers.layout import LayoutError, select_columns
 from producers.importers.report import ImportReport
-from producers.importers.source import BadRow, RowSource
+from producers.importers.source import BadRow, MappingError, RowSource
 from producers.importers.values import RowError, parse_count, parse_money, text
 
 # Event ids are uuid5 in this namespace over the row's content: the same file imported with the
@@ -48,24 +53,56 @@ class CategoryMode(StrEnum):
     FIRST = "first"
 
 
+ID_COLUMNS = ("id", "product_id", "item_id", "productId", "itemId", "sku")
+"""Looked for, in this order, when --id-col is not given."""
+NAME_COLUMNS = ("name", "title", "product_name", "productName")
+"""Looked for, in this order, when --name-col is not given."""
+FLAGS_ON = frozenset({"1", "true", "t", "yes", "y"})
+FLAGS_OFF = frozenset({"0", "false", "f", "no", "n", ""})
+
+
+def first_present(source: RowSource, option: str, given: str | None, aliases: Sequence[str]) -> str:
+    """The column a required option maps to: the one given (a name or a 1-based position), else the
+    first of `aliases` that the file has. Raises `MappingError` naming what was tried."""
+    if given is not None:
+        source.require([(option, given)])
+        found = source.resolve(given)
+    else:
+        found = next((a for a in aliases if source.has(a)), None)
+        if found is None:
+            tried = ", ".join(repr(a) for a in aliases)
+            raise MappingError(f"{option} is not given and the file has none of the usual columns ({tried}): "
+                               f"pass {option}. {source.columns_hint()}")
+    assert found is not None
+    return found
+
+
 @dataclass(frozen=True)
 class ProductMapping:
-    """Which column feeds which field. Optional columns that the user did not name explicitly
-    (`explicit`) are used when present and otherwise left empty; explicitly named ones must exist."""
+    """Which column feeds which field. `id_col` / `name_col` None: the first of `ID_COLUMNS` /
+    `NAME_COLUMNS` in the file. Optional columns that the user did not name explicitly (`explicit`) are
+    used when present and otherwise left empty; explicitly named ones must exist. Any column may be
+    given by its 1-based position. `flag_cols`: 0/1 columns, one per label (names, positions, `A..B`
+    ranges); the labels set on a row are its category unless the category column gives one, and all of
+    them go, joined by ", ", into the attribute `flag_attr`."""
 
-    id_col: str = "id"
-    name_col: str = "name"
-    description_col: str = "description"
-    category_col: str = "category"
-    brand_col: str = "brand"
-    price_col: str = "price"
+    id_col: str | None = None
+    name_col: str | None = None
+    description_col: str | None = "description"
+    category_col: str | None = "category"
+    brand_col: str | None = "brand"
+    price_col: str | None = "price"
     stock_col: str | None = None
     attribute_cols: tuple[str, ...] = ()
     category_sep: str = ">"
     category_mode: CategoryMode = CategoryMode.PATH
     default_stock: int = 100
     id_prefix: str = ""
+    flag_cols: str = ""
+    flag_attr: str = "categories"
     explicit: frozenset[str] = field(default_factory=frozenset)
+    flag_columns: tuple[str, ...] = ()
+    """The resolved `flag_cols` (set by `bind`)."""
 
     def options(self) -> dict[str, str | None]:
         """Option name -> column, for every field."""
@@ -79,16 +116,51 @@ class ProductMapping:
             "--stock-col": self.stock_col,
         }
 
-    def bind(self, source: RowSource) -> dict[str, str | None]:
-        """Check the mapping against the file's columns; returns option -> column actually used (None:
-        not in the file, left empty). Raises `MappingError` naming the available columns."""
-        required = {"--id-col", "--name-col", "--stock-col"} | self.explicit
+    def bind(self, source: RowSource) -> ProductMapping:
+        """This mapping checked against the file's columns and resolved to them: every column a name of
+        the file, optional columns the file does not have set to None (left empty). Raises
+        `MappingError` naming the available columns."""
+        id_col = first_present(source, "--id-col", self.id_col, ID_COLUMNS)
+        name_col = first_present(source, "--name-col", self.name_col, NAME_COLUMNS)
+        required = {"--stock-col"} | self.explicit
         wanted: list[tuple[str, str]] = [
             (opt, col) for opt, col in self.options().items() if col is not None and opt in required
         ]
         wanted += [("--attr-col", col) for col in self.attribute_cols]
         source.require(wanted)
-        return {opt: col if col is not None and source.has(col) else None for opt, col in self.options().items()}
+        flags: tuple[str, ...] = ()
+        if self.flag_cols:
+            try:
+                flags = select_columns(self.flag_cols, source.columns, "--flag-cols")
+            except LayoutError as exc:
+                raise MappingError(str(exc)) from None
+
+        def used(col: str | None) -> str | None:
+            return None if col is None else source.resolve(col)
+
+        return dataclasses.replace(
+            self, id_col=id_col, name_col=name_col,
+            description_col=used(self.description_col), category_col=used(self.category_col),
+            brand_col=used(self.brand_col), price_col=used(self.price_col), stock_col=used(self.stock_col),
+            attribute_cols=tuple(source.resolve(c) or c for c in self.attribute_cols), flag_columns=flags,
+        )
+
+
+def flag_labels(values: dict[str, Any], columns: Sequence[str]) -> list[str]:
+    """The flag columns set on a row (1/0, true/false, yes/no; empty is 0), in column order.
+
+    >>> flag_labels({"Action": "0", "Comedy": "1", "Drama": 1}, ["Action", "Comedy", "Drama"])
+    ['Comedy', 'Drama']
+    """
+    labels = []
+    for column in columns:
+        raw = text(values.get(column))
+        flag = raw.lower()
+        if flag in FLAGS_ON:
+            labels.append(column)
+        elif flag not in FLAGS_OFF:
+            raise RowError(f"flag column {column!r}: {raw!r} is not 0 or 1")
+    return labels
 
 
 def split_category(value: Any, sep: str, mode: CategoryMode) -> tuple[list[str], list[str]]:
@@ -129,12 +201,14 @@ def product_events(
 
     All events carry `event_time` (default: now, once), so that a later re-import of an updated
     catalogue wins over this one in the consumers' last-writer-wins upserts."""
-    columns = mapping.bind(source)
+    mapping = mapping.bind(source)
     at = event_time or datetime.now(UTC)
     stamp = at.isoformat()
     id_col, name_col = mapping.id_col, mapping.name_col
-    description_col, category_col = columns["--description-col"], columns["--category-col"]
-    brand_col, price_col, stock_col = columns["--brand-col"], columns["--price-col"], columns["--stock-col"]
+    assert id_col is not None and name_col is not None
+    description_col, category_col = mapping.description_col, mapping.category_col
+    brand_col, price_col, stock_col = mapping.brand_col, mapping.price_col, mapping.stock_col
+    flag_columns, flag_attr = mapping.flag_columns, mapping.flag_attr
     for item in source:
         if limit is not None and report.rows >= limit:
             break
@@ -158,6 +232,15 @@ def product_events(
             attributes = {col: text(values.get(col)) for col in mapping.attribute_cols if text(values.get(col))}
             if mapping.category_mode is CategoryMode.FIRST and len(labels) > 1:
                 attributes["categories"] = ", ".join(labels)
+            if flag_columns:
+                flagged = flag_labels(values, flag_columns)
+                if not path:  # the flags are the categories, as --category-mode first makes them
+                    path = flagged[:1]
+                    if len(flagged) > 1:
+                        attributes[flag_attr] = ", ".join(flagged)
+                elif flagged:
+                    known = attributes.get(flag_attr, "").split(", ") if attributes.get(flag_attr) else []
+                    attributes[flag_attr] = ", ".join(dict.fromkeys([*known, *flagged]))
             payload = ProductUpserted(
                 product_id=mapping.id_prefix + product_id,
                 name=name,

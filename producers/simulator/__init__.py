@@ -11,7 +11,7 @@ from producers.simulator.catalogue import Product
 from producers.simulator.queries import QueryIntent, generate_queries
 from producers.simulator.specs import SPEC_BY_KEY, SUBCATEGORIES, TOP_CATEGORIES, SubcategorySpec
 from producers.simulator.tastes import TasteModel, UserTaste, load_tastes
-from producers.simulator.world import DEFAULT_START, Simulator, SimulatorConfig, Tally, World
+from producers.simulator.world import DEFAULT_START, Simulator, SimulatorConfig, Tally, World, new_run_id
 
 __all__ = [
     "DEFAULT_START",
@@ -29,4 +29,5 @@ __all__ = [
     "World",
     "generate_queries",
     "load_tastes",
+    "new_run_id",
 ]

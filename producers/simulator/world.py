@@ -1,8 +1,14 @@
 """The deterministic simulated shop: catalogue, users with hidden tastes, sessions, orders, stock.
 
-The same config (seed included) always gives the same event sequence, event ids and event times
-included: every random choice comes from one `random.Random(seed)` and a Faker seeded with it, and
-time is a simulated clock that starts at `config.start_time`.
+The same config (seed and run id included) always gives the same event sequence, event ids and event
+times included: every random choice comes from one `random.Random(seed)` and a Faker seeded with it,
+and time is a simulated clock that starts at `config.start_time`.
+
+The run id keeps runs apart: two runs into the same topics never share an event, session or order id,
+even with the same seed (whose world -- products, users, tastes, what they click and buy -- is the
+same: the run id only names things, it draws nothing from the random stream). Without a run id the ids
+are those of a single run (`o0000001`, ...), as benchmarks and tests that compare runs by seed expect;
+`shopstream simulate` uses a fresh one per process (`new_run_id`).
 
 >>> sim = Simulator(SimulatorConfig(seed=7, n_products=40, n_users=10))
 >>> events = list(sim.events(200))
@@ -13,14 +19,20 @@ time is a simulated clock that starts at `config.start_time`.
 >>> [e.event_id for e in Simulator(SimulatorConfig(seed=7, n_products=40, n_users=10)).events(200)] == [
 ...     e.event_id for e in events]
 True
+>>> other = list(Simulator(SimulatorConfig(seed=7, n_products=40, n_users=10, run_id="r2")).events(200))
+>>> {e.event_id for e in other}.isdisjoint(e.event_id for e in events)
+True
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import os
 import random
+import re
+import secrets
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -65,6 +77,18 @@ def _quality_rank(p: Product) -> tuple[float, str]:
     return (-p.quality, p.product_id)
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+
+
+def new_run_id() -> str:
+    """A fresh run id: the UTC start time to the second and 16 random bits ('261126101500-a1b2').
+
+    Runs started in different seconds never collide; two started in the same second collide with a
+    chance of 1 in 65,536.
+    """
+    return f"{datetime.now(UTC):%y%m%d%H%M%S}-{secrets.token_hex(2)}"
+
+
 class SimulatorConfig(BaseModel):
     """Options of the simulated world. Rates are probabilities per live step (one step emits one event,
     or a few for an order that sells products out)."""
@@ -72,6 +96,9 @@ class SimulatorConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seed: int = 0
+    run_id: str = ""
+    """Names this run: order and session ids end in `-<run id>` and event ids are mixed with it, so that
+    runs into the same topics never collide. Empty: the ids of a single run (o0000001, s0000001)."""
     n_products: int = Field(1000, ge=1)
     n_users: int = Field(500, ge=1)
     start_time: datetime = DEFAULT_START
@@ -91,6 +118,14 @@ class SimulatorConfig(BaseModel):
     """Share of the click decision that ignores taste."""
     order_rate: float = Field(1.0, ge=0, le=2)
     """Multiplier of the probability of ordering a clicked product."""
+
+    @field_validator("run_id")
+    @classmethod
+    def _run_id(cls, value: str) -> str:
+        if value and not RUN_ID.fullmatch(value):
+            raise ValueError(f"run id {value!r}: use 1 to 40 letters, digits, '.', '_' or '-', "
+                             "starting with a letter or a digit")
+        return value
 
     @field_validator("start_time")
     @classmethod
@@ -204,6 +239,11 @@ class Simulator:
         self._spec_weights = list(itertools.accumulate(rng.uniform(0.4, 1.6) for _ in SUBCATEGORIES))
         self._next_session = 1
         self._next_order = 1
+        self._id_suffix = f"-{cfg.run_id}" if cfg.run_id else ""
+        # XORed into the random event ids: a run id changes every id without drawing from the rng.
+        self._event_id_mask = (
+            int.from_bytes(hashlib.blake2b(cfg.run_id.encode(), digest_size=16).digest()) if cfg.run_id else 0
+        )
         for _ in range(cfg.n_products):
             self._add_product()
         users = {f"u{i:05d}": self._make_user() for i in range(1, cfg.n_users + 1)}
@@ -253,7 +293,7 @@ class Simulator:
         event = make_event(
             payload,
             event_time=self._start + timedelta(microseconds=self._clock_us),
-            event_id=uuid.UUID(int=self._rng.getrandbits(128), version=4),
+            event_id=uuid.UUID(int=self._rng.getrandbits(128) ^ self._event_id_mask, version=4),
         )
         self.tally.observe(event)
         return event
@@ -496,7 +536,7 @@ class Simulator:
         cfg, rng = self.config, self._rng
         user = self.tastes.users[user_id]
         self._drift(user)
-        session_id = f"s{self._next_session:07d}"
+        session_id = f"s{self._next_session:07d}{self._id_suffix}"
         self._next_session += 1
         extra = cfg.mean_session_actions - 1
         n_actions = 1 + (int(rng.expovariate(1.0 / extra)) if extra > 0 else 0)
@@ -568,7 +608,7 @@ class Simulator:
         total = sum((p.price * q for p, q in chosen), Decimal("0.00")).quantize(CENT)
         out: list[LivePayload] = [
             Order(
-                order_id=f"o{self._next_order:07d}",
+                order_id=f"o{self._next_order:07d}{self._id_suffix}",
                 user_id=user_id,
                 session_id=session_id,
                 lines=lines,

@@ -119,8 +119,11 @@ def test_all_fields_stock_and_attributes():
 
 
 def test_a_missing_mapped_column_names_the_available_ones():
-    with pytest.raises(MappingError, match=r"--id-col 'id'.*Available columns: 'movieId', 'title', 'genres'"):
+    with pytest.raises(MappingError, match=r"--id-col is not given and the file has none of the usual columns "
+                                           r"\('id', 'product_id'.*Available columns: 'movieId', 'title', 'genres'"):
         products(MOVIES)
+    with pytest.raises(MappingError, match=r"--id-col 'sku'.*Available columns: 'movieId', 'title', 'genres'"):
+        products(MOVIES, ProductMapping(id_col="sku"))
     # an optional column named explicitly must exist; by default it is used only when present
     mapping = ProductMapping(id_col="movieId", name_col="title", brand_col="studio",
                              explicit=frozenset({"--brand-col"}))
@@ -208,7 +211,7 @@ def test_jsonl_products():
         "line 4: expected a JSON object, got list",
         "line 6: missing name (column name)",
     ]
-    with pytest.raises(MappingError, match=r"first JSON object.*Available columns: 'sku'"):
+    with pytest.raises(MappingError, match=r"--name-col is not given.*first JSON object's keys\): 'sku'"):
         products('{"sku": 1}\n', ProductMapping(), fmt="jsonl")
 
 
@@ -216,8 +219,13 @@ def test_detect_format(tmp_path: Path):
     assert detect_format(Path("a.CSV")).value == "csv"
     assert detect_format(Path("a.jsonl.gz")).value == "jsonl"
     assert detect_format(Path("a.data"), "csv").value == "csv"
+    assert detect_format(Path("ratings.dat")).value == "csv"
+    (tmp_path / "u.data").write_text("196\t242\t3\t881250949\n")
+    (tmp_path / "events").write_text('\n {"user_id": 1}\n')
+    assert detect_format(tmp_path / "u.data").value == "csv"  # no known extension: by the content
+    assert detect_format(tmp_path / "events").value == "jsonl"
     with pytest.raises(MappingError, match="--format"):
-        detect_format(Path("a.data"))
+        detect_format(tmp_path / "missing.data")
     path = tmp_path / "p.tsv"
     path.write_text("id\tname\n1\tMug\n")
     assert [r.values for r in RowSource.open(path)] == [{"id": "1", "name": "Mug"}]
@@ -363,8 +371,10 @@ def test_interaction_rows_rejected_with_line_numbers():
 
 
 def test_interaction_mapping_errors():
-    with pytest.raises(MappingError, match=r"--user-col 'user_id'.*Available columns: 'userId'"):
-        interactions(RATINGS)
+    with pytest.raises(MappingError, match=r"--item-col is not given.*Available columns: 'userId', 'movieId'"):
+        interactions(RATINGS)  # userId and timestamp are found by their usual names, movieId is not
+    with pytest.raises(MappingError, match=r"--user-col 'uid'.*Available columns: 'userId'"):
+        interactions(RATINGS, user_col="uid", item_col="movieId")
     with pytest.raises(MappingError, match="--type-col 'event'"):
         interactions(RATINGS, user_col="userId", item_col="movieId", type_col="event")
 

@@ -233,3 +233,47 @@ def test_generated_queries_have_graded_judgements() -> None:
         )
     assert synonym_only >= 10
     assert sum(len(q.split()) >= 3 for q in texts) > 40  # attribute / brand / use-case queries
+
+
+def _without_run(raw: bytes, run_id: str) -> dict:
+    """An event with its id left out and the run's suffix taken off its session and order ids."""
+    event = json.loads(raw)
+    del event["event_id"]
+    payload = event["payload"]
+    for key in ("session_id", "order_id"):
+        if payload.get(key) and run_id:
+            assert payload[key].endswith(f"-{run_id}"), payload[key]
+            payload[key] = payload[key].removesuffix(f"-{run_id}")
+    return event
+
+
+def test_a_run_id_renames_the_ids_and_changes_nothing_else() -> None:
+    legacy = _encoded(BUSY, 4000)
+    first = _encoded(BUSY.model_copy(update={"run_id": "261126101500-a1b2"}), 4000)
+    second = _encoded(BUSY.model_copy(update={"run_id": "261126101501-c3d4"}), 4000)
+    assert first == _encoded(BUSY.model_copy(update={"run_id": "261126101500-a1b2"}), 4000)  # (seed, run) fixed
+    # The same world: products, users, clicks, orders, times; only the names differ.
+    assert [_without_run(b, "261126101500-a1b2") for b in first] == [_without_run(b, "") for b in legacy]
+    assert [_without_run(b, "261126101501-c3d4") for b in second] == [_without_run(b, "") for b in legacy]
+
+    def ids(stream: list[bytes]) -> tuple[set[str], set[str], set[str]]:
+        events = [json.loads(b) for b in stream]
+        return ({e["event_id"] for e in events},
+                {e["payload"]["session_id"] for e in events if e["payload"].get("session_id")},
+                {e["payload"]["order_id"] for e in events if e["type"] == "order"})
+
+    for a, b in itertools.combinations([ids(legacy), ids(first), ids(second)], 2):
+        for kind_a, kind_b in zip(a, b, strict=True):
+            assert kind_a and kind_a.isdisjoint(kind_b)
+    assert "o0000001" in ids(legacy)[2] and "o0000001-261126101500-a1b2" in ids(first)[2]
+
+
+def test_run_ids_are_fresh_and_checked() -> None:
+    from producers.simulator import new_run_id
+
+    fresh = new_run_id()
+    assert re.fullmatch(r"\d{12}-[0-9a-f]{4}", fresh)
+    assert SimulatorConfig(run_id=fresh).run_id == fresh
+    for bad in ("has space", "-leading-dash", "x" * 41, "ü"):
+        with pytest.raises(ValueError, match="run_id"):
+            SimulatorConfig(run_id=bad)

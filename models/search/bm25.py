@@ -30,13 +30,18 @@ from numpy.typing import NDArray
 
 __all__ = ["BM25Index"]
 
+#: Pending postings are merged into the arrays past this many: as Python lists they cost ~100 bytes
+#: each, so building the index of a million products in one go would otherwise peak at gigabytes.
+PENDING_LIMIT = 2_000_000
+
 
 class _Postings:
     __slots__ = ("checked", "docs", "gens", "lens", "tail_docs", "tail_gens", "tail_tfs", "tfs")
 
     def __init__(self) -> None:
-        self.docs: NDArray[np.int64] = np.zeros(0, np.int64)
-        self.gens: NDArray[np.int64] = np.zeros(0, np.int64)
+        # int32: 12 bytes a posting with the two float32 columns (a million products hold ~30M postings).
+        self.docs: NDArray[np.int32] = np.zeros(0, np.int32)
+        self.gens: NDArray[np.int32] = np.zeros(0, np.int32)
         self.tfs: NDArray[np.float32] = np.zeros(0, np.float32)
         # Each posting's document length: fixed for a generation (a re-added document gets new postings).
         self.lens: NDArray[np.float32] = np.zeros(0, np.float32)
@@ -51,14 +56,14 @@ class _Postings:
         self.tail_tfs.append(tf)
 
     def arrays(
-        self, doc_gen: NDArray[np.int64], doc_len: NDArray[np.float32], drops: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]:
+        self, doc_gen: NDArray[np.int32], doc_len: NDArray[np.float32], drops: int
+    ) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.float32]]:
         """Live postings (docs, weighted tf, doc length); merges the tail and drops stale ones, only
         when something was appended or dropped since the last call."""
         if self.tail_docs:
-            tail = np.asarray(self.tail_docs, np.int64)
+            tail = np.asarray(self.tail_docs, np.int32)
             self.docs = np.concatenate([self.docs, tail])
-            self.gens = np.concatenate([self.gens, np.asarray(self.tail_gens, np.int64)])
+            self.gens = np.concatenate([self.gens, np.asarray(self.tail_gens, np.int32)])
             self.tfs = np.concatenate([self.tfs, np.asarray(self.tail_tfs, np.float32)])
             self.lens = np.concatenate([self.lens, doc_len[tail]])
             self.tail_docs, self.tail_gens, self.tail_tfs = [], [], []
@@ -78,11 +83,12 @@ class BM25Index:
         self.k1 = k1
         self.b = b
         self._postings: dict[str, _Postings] = {}
-        self._gen: NDArray[np.int64] = np.zeros(1024, np.int64)  # per doc id; odd = live
+        self._gen: NDArray[np.int32] = np.zeros(1024, np.int32)  # per doc id; odd = live
         self._len: NDArray[np.float32] = np.zeros(1024, np.float32)
         self._n = 0
         self._total_len = 0.0
         self._scratch: NDArray[np.float32] = np.zeros(0, np.float32)  # for summing over terms (under the lock)
+        self._pending = 0  # postings appended since the last merge (held as Python lists until then)
         self._drops = 0  # documents dropped (removed or re-indexed) so far: postings may be stale
         self._lock = threading.Lock()
 
@@ -92,7 +98,7 @@ class BM25Index:
     def _grow(self, doc: int) -> None:
         if doc >= len(self._gen):
             size = max(doc + 1, 2 * len(self._gen))
-            self._gen = np.concatenate([self._gen, np.zeros(size - len(self._gen), np.int64)])
+            self._gen = np.concatenate([self._gen, np.zeros(size - len(self._gen), np.int32)])
             self._len = np.concatenate([self._len, np.zeros(size - len(self._len), np.float32)])
 
     def _drop(self, doc: int) -> None:
@@ -127,12 +133,19 @@ class BM25Index:
                 if postings is None:
                     postings = self._postings[term] = _Postings()
                 postings.append(doc, gen, freq)
+            self._pending += len(tf)
+            if self._pending >= PENDING_LIMIT:
+                self._merge_locked()
 
     def compact(self) -> None:
         """Merge every term's pending postings now, so that first queries do not pay for it."""
         with self._lock:
-            for postings in self._postings.values():
-                postings.arrays(self._gen, self._len, self._drops)
+            self._merge_locked()
+
+    def _merge_locked(self) -> None:
+        for postings in self._postings.values():
+            postings.arrays(self._gen, self._len, self._drops)
+        self._pending = 0
 
     def remove(self, doc: int) -> None:
         with self._lock:
@@ -149,7 +162,7 @@ class BM25Index:
             avg = self._total_len / self._n
             base = self.k1 * (1.0 - self.b)
             per_len = self.k1 * self.b / avg
-            parts: list[tuple[NDArray[np.int64], NDArray[np.float32]]] = []
+            parts: list[tuple[NDArray[np.int32], NDArray[np.float32]]] = []
             for term in dict.fromkeys(terms):
                 postings = self._postings.get(term)
                 if postings is None:
@@ -173,8 +186,8 @@ class BM25Index:
         return [(int(cand[i]), float(cand_scores[i])) for i in order]
 
     def _sum(
-        self, parts: list[tuple[NDArray[np.int64], NDArray[np.float32]]], k: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        self, parts: list[tuple[NDArray[np.int32], NDArray[np.float32]]], k: int
+    ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
         """Per-document totals over several terms' postings, visiting only the documents touched
         (a scratch array indexed by doc id, zeroed again after use): enough of the best to hold
         the top `k` documents."""

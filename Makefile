@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 SEMANTIC_STAMP := $(VENV)/.semantic-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install semantic kafka browser prometheus run test test-cluster chaos soak lint unit bench clean
+.PHONY: install semantic kafka browser prometheus run test test-cluster chaos soak lint unit bench bench-scale clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ soak: install kafka
 
 bench: install kafka
 	$(BIN)/shopstream bench
+
+# A million products through Kafka (most of an hour; not part of `make bench`).
+bench-scale: install kafka
+	$(BIN)/shopstream bench --only scale
 
 clean:
 	rm -rf var bench/results.json .pytest_cache .mypy_cache .ruff_cache

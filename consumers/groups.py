@@ -19,7 +19,8 @@ GROUPS: dict[str, Callable[[Settings], Processor]] = {
 
 
 def build_loop(name: str, settings: Settings, group_id: str | None = None) -> ConsumerLoop:
-    """The consumer loop of group `name`, writing to the group's own SQLite file."""
+    """The consumer loop of group `name`, writing to the group's own SQLite file, under this node's
+    Kafka group name (`Settings.group_id`) unless `group_id` is given."""
     try:
         factory = GROUPS[name]
     except KeyError:
@@ -32,7 +33,7 @@ def build_loop(name: str, settings: Settings, group_id: str | None = None) -> Co
         batch_max_records=settings.batch_max_records,
         poll_timeout_ms=settings.poll_timeout_ms,
         topic_prefix=settings.topic_prefix,
-        group_id=group_id,
+        group_id=group_id or settings.group_id(name),
         session_timeout_ms=settings.session_timeout_ms,
         limits=settings.limits(),
     )

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
 
     # Where state lives: SQLite files (one per consumer group), snapshots, the local broker.
     data_dir: Path = Path("var")
+    # A read replica's name. Each node (catalog + learner + API, and store if run) keeps its state
+    # in `data_dir/nodes/<node>/` and consumes under its own group names (`catalog@<node>`), so a
+    # node started later rebuilds from the topics by itself. Empty: the single, unnamed node.
+    node: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,40}$")
     # Downloaded once and reused: the Kafka jars.
     cache_dir: Path = Path.home() / ".cache" / "shopstream"
 
@@ -113,9 +117,22 @@ class Settings(BaseSettings):
     ops_history_s: float = Field(default=3600.0, gt=0)  # what the dashboard keeps
     freshness_window_s: float = Field(default=60.0, gt=0)  # p50 / p95 over the applies of this window
 
+    @property
+    def state_dir(self) -> Path:
+        """This node's SQLite files and snapshots: `data_dir`, or `data_dir/nodes/<node>` for a named node."""
+        return self.data_dir / "nodes" / self.node if self.node else self.data_dir
+
     def sqlite_path(self, group: str) -> Path:
-        """Each consumer group owns one SQLite file."""
-        return self.data_dir / f"{group}.sqlite3"
+        """Each consumer group owns one SQLite file (per node)."""
+        return self.state_dir / f"{group}.sqlite3"
+
+    def group_id(self, group: str) -> str:
+        """The Kafka consumer group name of `group` on this node (topic prefix, then `@node` if named).
+
+        >>> Settings(topic_prefix="t.", node="b").group_id("catalog")
+        't.catalog@b'
+        """
+        return f"{self.topic_prefix}{group}@{self.node}" if self.node else f"{self.topic_prefix}{group}"
 
     def child_env(self, **extra: str) -> dict[str, str]:
         """The environment for a child process (`shopstream consume|serve|simulate`) that should see
@@ -126,6 +143,7 @@ class Settings(BaseSettings):
             "SHOPSTREAM_TOPIC_PREFIX": self.topic_prefix,
             "SHOPSTREAM_DATA_DIR": str(self.data_dir),
             **({"SHOPSTREAM_API_TOKEN": self.api_token} if self.api_token else {}),
+            "SHOPSTREAM_NODE": self.node,
             **extra,
         }
 
@@ -137,7 +155,7 @@ class Settings(BaseSettings):
         return {"hnsw_threshold": self.hnsw_threshold, "hnsw_m": self.hnsw_m, "ef_search": self.hnsw_ef_search}
 
     def snapshot_dir(self, group: str) -> Path:
-        return self.data_dir / "snapshots" / group
+        return self.state_dir / "snapshots" / group
 
     @property
     def bootstrap(self) -> str:

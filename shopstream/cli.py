@@ -201,15 +201,19 @@ def lag(
 
 @app.command()
 def bench(
-    only: Annotated[list[str] | None, typer.Option(help="Only these: ingest, relevance, latency, freshness.")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        help="Only these: ingest, relevance, latency, freshness, learner, reco-freshness, reco; "
+             "scale (a million products, only when named).")] = None,
     events: Annotated[int, typer.Option(help="Events per ingest run.")] = 30_000,
+    scale_products: Annotated[int, typer.Option(help="Products in the `scale` suite (run only with --only scale).",
+                                                min=1000)] = 1_000_000,
 ) -> None:
     """Run the benchmarks; print each figure beside its baseline and write bench/results.json."""
     from shopstream.bench.main import run_benchmarks
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.ERROR)
-    run_benchmarks(_settings(), set(only) if only else None, events=events)
+    run_benchmarks(_settings(), set(only) if only else None, events=events, scale_products=scale_products)
 
 
 @app.command()

@@ -208,7 +208,7 @@ class Supervisor:
                 f"  API token      : {token_file}   (operator writes, e.g. clicks without the rate limit)\n"
                 f"  Kafka          : {s.bootstrap}\n"
                 f"  consumer lag   : shopstream lag   (also printed below every 5 s)\n"
-                f"  state (SQLite) : {s.data_dir}/*.sqlite3\n"
+                f"  state (SQLite) : {s.state_dir}/*.sqlite3\n"
                 f"  logs           : {logs}/   (children: {s.data_dir / 'supervisor.json'})\n"
                 f"A child that dies is restarted. Ctrl-C stops everything.\n",
                 flush=True,
@@ -330,7 +330,7 @@ class Supervisor:
 
     def _report(self) -> None:
         try:
-            rows = measure_lag(self.settings.bootstrap, [self.settings.topic_prefix + g for g in CONSUMER_GROUPS])
+            rows = measure_lag(self.settings.bootstrap, [self.settings.group_id(g) for g in CONSUMER_GROUPS])
         except Exception as exc:  # the report is informative only; a broker hiccup must not stop the run
             self._say(f"[lag] unavailable: {exc}")
             return

@@ -23,6 +23,7 @@ from api.services.refresher import NotReady, Refresher
 from infra.config import Settings
 from infra.snapshots import SnapshotStore
 from infra.sqlite import connect_reader
+from readmodels.catalog.candidates import CandidateTable
 from readmodels.catalog.live_index import SNAPSHOT_NAME, LiveIndex
 from readmodels.catalog.store import current_seq
 
@@ -40,6 +41,8 @@ class CatalogService:
         self.snapshot_dir = settings.snapshot_dir("catalog")
         self.refresh_s = refresh_s
         self.live: LiveIndex | None = None
+        # Candidate rows for ranking, filters and facets, in memory (follows SQLite like the index).
+        self.candidates = CandidateTable()
         self._local = threading.local()
         self._refresher = Refresher("catalog-refresh", self.refresh, refresh_s)
         self._last_snapshot_check = 0.0
@@ -81,6 +84,7 @@ class CatalogService:
             self._searchable(before, live.seq)
             if live.waiting_for is not None:
                 self._maybe_swap()
+        self.candidates.catch_up(self.conn())
         self.refreshed_at = time.time()
 
     def _maybe_swap(self) -> None:
@@ -116,10 +120,13 @@ class CatalogService:
             except CatalogUnavailable:
                 return None
             return self.live
-        if current_seq(self.conn()) > live.seq and live.waiting_for is None:
+        seq = current_seq(self.conn())
+        if seq > live.seq and live.waiting_for is None:
             before = live.seq
             live.catch_up(self.conn())
             self._searchable(before, live.seq)
+        if seq > self.candidates.seq:
+            self.candidates.catch_up(self.conn())
         return live
 
     def _searchable(self, before: int, after: int) -> None:

@@ -108,7 +108,9 @@ def search(
                 notes.append("the vector index is not ready yet: keyword results only")
             else:
                 vector = live.search(q, fetch)
-    rows = store.get_candidates(conn, list({d for d, _ in bm25} | {d for d, _ in vector}))
+    docs = list({d for d, _ in bm25} | {d for d, _ in vector})
+    rows = catalog.candidates.get(docs)  # in memory; SQLite only for what it has not caught up with
+    rows.update(store.get_candidates(conn, catalog.candidates.unseen(docs)))
     if match and mode != "vector" and not filters.empty and sum(
             1 for d, _ in bm25 if d in rows and filters.matches(rows[d])) < k:
         # A narrow filter: let SQLite apply it inside the keyword query instead.

@@ -45,40 +45,53 @@ def isolated(base: Settings, name: str, topics: bool = True) -> Iterator[Setting
 
 
 @contextmanager
-def consumers(settings: Settings, *groups: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    """`shopstream consume GROUP` processes (with `env` added to their environment), stopped on exit."""
+def consumers(settings: Settings, *groups: str, env: dict[str, str] | None = None) -> Iterator[list[int]]:
+    """`shopstream consume GROUP` processes (with `env` added to their environment; yields their
+    pids), stopped on exit."""
     children = [Child(g, ["consume", g], settings.data_dir / "logs" / f"{g}.log") for g in groups]
     for child in children:
         child.start(settings.child_env(**(env or {})))
     try:
-        yield
+        yield [child.process.pid for child in children if child.process is not None]
     finally:
         for child in children:
             child.stop()
 
 
 @contextmanager
-def api_server(settings: Settings, workers: int = 1) -> Iterator[str]:
-    """`shopstream serve --workers N` on a free port; yields its base URL once it answers, stops it on exit."""
+def api_process(settings: Settings, workers: int = 1, ready_path: str = "/ping") -> Iterator[tuple[str, int]]:
+    """`shopstream serve --workers N` on a free port; yields (base URL, pid) once `ready_path`
+    answers 200 (with several workers: once a burst of requests all got 200), stops it on exit."""
     port = free_port()
-    log = settings.data_dir / "logs" / "api.log"
+    log = settings.data_dir / "logs" / f"api-{port}.log"
     child = Child("api", ["serve", "--workers", str(workers)], log)
     child.start(settings.child_env(SHOPSTREAM_API_PORT=str(port)))
+    assert child.process is not None
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 600
         while True:
             try:
-                if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
+                # Each connection may land on another worker: all of a burst must be ready.
+                if all(httpx.get(f"{url}{ready_path}", timeout=30).status_code == 200 for _ in range(4 * workers)):
                     break
             except httpx.HTTPError:
                 pass
+            if not child.alive():
+                raise RuntimeError(f"the API exited; see {log}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the API did not start; see {log}")
             time.sleep(0.2)
-        yield url
+        yield url, child.process.pid
     finally:
         child.stop()
+
+
+@contextmanager
+def api_server(settings: Settings, workers: int = 1, ready_path: str = "/ping") -> Iterator[str]:
+    """`shopstream serve` on a free port; yields its base URL once it answers, stops it on exit."""
+    with api_process(settings, workers, ready_path) as (url, _pid):
+        yield url
 
 
 def http_load(url: str, paths: list[str], clients: int) -> tuple[list[float], float]:

@@ -15,6 +15,7 @@ from shopstream.bench.ingest import bench_ingest
 from shopstream.bench.learner import bench_learner_throughput, bench_learning_freshness
 from shopstream.bench.ops import bench_ops
 from shopstream.bench.reco import bench_reco
+from shopstream.bench.scale import bench_scale
 from shopstream.bench.search import bench_freshness, bench_latency, bench_relevance
 
 Row = tuple[str, float, str, float | None]
@@ -45,6 +46,8 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
         ("search.p99_ms_16c_100k", "search.bare_p99_ms_16c_100k"),
         ("search.rps_100k", "search.bare_rps_100k"),
         ("search.rps_16c_100k", "search.bare_rps_16c_100k"),
+        ("search.rps_16c_100k_workers", "search.rps_16c_100k"),
+        ("search.p99_ms_16c_100k_workers", "search.p99_ms_16c_100k"),
     ],
     "freshness": [
         ("search.freshness_p50_s", "-"),
@@ -60,6 +63,15 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
     "ops": [
         ("ops.metrics_scrape_ms", "ops.bare_ms"),
         ("ops.metrics_scrape_p99_ms", "ops.bare_p99_ms"),
+    "scale": [
+        ("scale.searchable_s", "-"),
+        ("scale.products_per_s", "-"),
+        ("scale.api_rss_mb", "-"),
+        ("scale.consumer_rss_mb", "-"),
+        ("scale.snapshot_load_s", "-"),
+        ("scale.p99_ms", "-"),
+        ("scale.p99_ms_16c", "-"),
+        ("scale.recall10", "-"),
     ],
     "reco": [
         ("reco.hr10_model", "reco.hr10_popularity"),
@@ -82,7 +94,12 @@ def _broker(settings: Settings) -> Iterator[Settings]:
             yield settings.model_copy(update={"bootstrap_servers": broker.bootstrap})
 
 
-def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int = 30_000) -> dict[str, float]:
+# Run only when asked for by name (`--only scale`, `make bench-scale`): they take most of an hour.
+OPT_IN = frozenset({"scale"})
+
+
+def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int = 30_000,
+                   scale_products: int = 1_000_000) -> dict[str, float]:
     suites: dict[str, Callable[[Settings], dict[str, float]]] = {
         "ingest": lambda s: bench_ingest(s, n=events),
         "relevance": bench_relevance,
@@ -94,6 +111,7 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
         "reco-freshness": bench_learning_freshness,
         "reco": bench_reco,
         "ops": bench_ops,
+        "scale": lambda s: bench_scale(s, n=scale_products),
     }
     unknown = (only or set()) - set(suites)
     if unknown:
@@ -103,7 +121,7 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
     failed: list[str] = []
     with _broker(settings) as s:
         for name, suite in suites.items():
-            if only is not None and name not in only:
+            if (only is not None and name not in only) or (only is None and name in OPT_IN):
                 continue
             print(f"{name} ...", flush=True)
             try:

@@ -4,6 +4,7 @@ bare endpoint on the same server, and freshness through the whole pipeline under
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
 import uuid
@@ -80,8 +81,12 @@ def _relevance(base: Settings, n_products: int, n_queries: int) -> dict[str, flo
     return out
 
 
-def bench_latency(base: Settings, sizes: tuple[int, ...] = (10_000, 100_000), requests: int = 400) -> dict[str, float]:
+def bench_latency(base: Settings, sizes: tuple[int, ...] = (10_000, 100_000), requests: int = 400,
+                  workers: int | None = None) -> dict[str, float]:
+    """Search over HTTP beside the bare endpoint, at one and 16 clients; at the largest size also
+    with `workers` API processes (default: one per core) against 16 clients."""
     out: dict[str, float] = {}
+    workers = workers or os.cpu_count() or 2
     for n in sizes:
         tag = f"{n // 1000}k"
         with isolated(base, f"latency-{tag}", topics=False) as settings:
@@ -108,8 +113,29 @@ def bench_latency(base: Settings, sizes: tuple[int, ...] = (10_000, 100_000), re
                     print(f"  {tag} x{clients}: p50 {percentile(times, 0.5):.1f} ms, "
                           f"p99 {percentile(times, 0.99):.1f} ms, {rps:.0f} req/s "
                           f"(bare p99 {percentile(bare, 0.99):.1f} ms)", flush=True)
+            if n == max(sizes) and workers > 1:
+                out.update(_with_workers(settings, paths, requests, workers, tag))
     if "search.bare_p99_ms_100k" in out:
         out["search.bare_p99_ms"] = out["search.bare_p99_ms_100k"]
+    return out
+
+
+def _with_workers(settings: Settings, paths: list[str], requests: int, workers: int, tag: str) -> dict[str, float]:
+    """16 clients against `serve --workers N`: each worker loads the snapshot and follows SQLite."""
+    out: dict[str, float] = {f"search.workers_{tag}": float(workers)}
+    with api_server(settings, workers=workers, ready_path=paths[0]) as url:
+        http_load(url, paths[:50], 16)  # warm-up: every worker's connections and caches
+        work = (paths * (requests // len(paths) + 1))[:requests]
+        times, rps = http_load(url, work, 16)
+        bare, bare_rps = http_load(url, ["/ping"] * requests, 16)
+    label = f"_16c_{tag}_workers"
+    out[f"search.p50_ms{label}"] = percentile(times, 0.5)
+    out[f"search.p99_ms{label}"] = percentile(times, 0.99)
+    out[f"search.rps{label}"] = rps
+    out[f"search.bare_p99_ms{label}"] = percentile(bare, 0.99)
+    out[f"search.bare_rps{label}"] = bare_rps
+    print(f"  {tag} x16, {workers} workers: p50 {percentile(times, 0.5):.1f} ms, p99 {percentile(times, 0.99):.1f} ms, "
+          f"{rps:.0f} req/s (bare p99 {percentile(bare, 0.99):.1f} ms, {bare_rps:.0f} req/s)", flush=True)
     return out
 
 

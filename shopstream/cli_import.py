@@ -146,7 +146,7 @@ def _send(
         overrides: dict[str, Any] = {"partitioner": FirstPartition()} if ordered else {}
         sink = EventSink(settings.bootstrap, settings.topic_prefix, failed_path=failed, **overrides)
         if ordered:
-            tracker = GroupProgress(settings.bootstrap, settings.topic_prefix + wait_for, settings.topic_prefix, _err)
+            tracker = GroupProgress(settings.bootstrap, settings.group_id(wait_for), settings.topic_prefix, _err)
     except KafkaError as exc:
         return 0, time.monotonic() - started, f"cannot reach Kafka at {settings.bootstrap}: {exc!r}", False
     interrupted = False

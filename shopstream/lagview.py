@@ -22,9 +22,9 @@ from infra.ops.sampler import Election, LagSampler, lock_path
 class LagView:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.election = Election(lock_path(settings.data_dir))
+        self.election = Election(lock_path(settings.state_dir))
         self.sampler: LagSampler | None = None
-        self.reader = HistoryReader(history_path(settings.data_dir))
+        self.reader = HistoryReader(history_path(settings.state_dir))
 
     def close(self) -> None:
         if self.sampler is not None:
@@ -40,22 +40,23 @@ class LagView:
         return self.reader.latest()
 
 
-def rows_of(latest: Latest, prefix: str) -> list[LagRow]:
-    return [LagRow(prefix + p.group, p.topic, p.partition, p.committed, p.log_end, p.lag, p.lag_s, p.status)
+def rows_of(latest: Latest, name: Callable[[str], str]) -> list[LagRow]:
+    """The sampled partitions under their Kafka group names (`name`: ours -> Kafka's)."""
+    return [LagRow(name(p.group), p.topic, p.partition, p.committed, p.log_end, p.lag, p.lag_s, p.status)
             for p in latest.partitions]
 
 
-def render(latest: Latest | None, prefix: str, now: float, only: set[str] | None = None) -> str:
+def render(latest: Latest | None, name: Callable[[str], str], now: float, only: set[str] | None = None) -> str:
     if latest is None:
         return "no lag sample yet"
     lines = [f"{'GROUP':<24}{'STATUS':<8}{'LAG':>10}{'LAG-S':>9}{'ALIVE':>7}  REASON"]
     for g in latest.groups:
-        if only and prefix + g.group not in only and g.group not in only:
+        if only and name(g.group) not in only:
             continue
         lag = "-" if g.lag is None else str(g.lag)
         secs = "-" if g.lag_s is None else f"{g.lag_s:.1f}"
-        lines.append(f"{prefix + g.group:<24}{g.status:<8}{lag:>10}{secs:>9}{g.members:>7}  {g.reason}")
-    rows = [r for r in rows_of(latest, prefix) if not only or r.group in only or r.group.removeprefix(prefix) in only]
+        lines.append(f"{name(g.group):<24}{g.status:<8}{lag:>10}{secs:>9}{g.members:>7}  {g.reason}")
+    rows = [r for r in rows_of(latest, name) if not only or r.group in only]
     lines += ["", format_lag(rows)]
     age = now - latest.at
     stamp = time.strftime("%H:%M:%S", time.localtime(latest.at))
@@ -65,10 +66,10 @@ def render(latest: Latest | None, prefix: str, now: float, only: set[str] | None
 
 def show_lag(settings: Settings, groups: list[str] | None, watch: float, as_json: bool,
              echo: Callable[[str], None]) -> None:
-    prefix = settings.topic_prefix
-    ours = {prefix + g for g in CONSUMER_GROUPS} | set(CONSUMER_GROUPS)
+    name = settings.group_id  # this node's Kafka group name of each of our groups
+    ours = {name(g): name(g) for g in CONSUMER_GROUPS} | {g: name(g) for g in CONSUMER_GROUPS}
     others = [g for g in groups or [] if g not in ours]  # any other Kafka group: offsets only
-    only = set(groups) - set(others) if groups else None
+    only = {ours[g] for g in groups if g in ours} if groups else None  # as Kafka names
     view = LagView(settings)
     tty = sys.stdout.isatty()
     try:
@@ -77,11 +78,11 @@ def show_lag(settings: Settings, groups: list[str] | None, watch: float, as_json
             latest = view.latest() if (only is None or only) else None
             extra = measure_lag(settings.bootstrap, others, with_seconds=True) if others else []
             if as_json:
-                rows = rows_of(latest, prefix) if latest else []
-                rows = [r for r in rows if not only or r.group in only or r.group.removeprefix(prefix) in only]
+                rows = rows_of(latest, name) if latest else []
+                rows = [r for r in rows if not only or r.group in only]
                 echo(json.dumps([r.to_dict() for r in rows + extra]))
             else:
-                text = render(latest, prefix, now, only) if only is None or only else ""
+                text = render(latest, name, now, only) if only is None or only else ""
                 if extra:
                     text += ("\n\n" if text else "") + format_lag(extra)
                 echo(("\033[H\033[J" if tty and watch > 0 else "") + text)

@@ -35,7 +35,7 @@ class Readiness:
 class MetricsService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.history = HistoryReader(history_path(settings.data_dir))
+        self.history = HistoryReader(history_path(settings.state_dir))
 
     @property
     def stale_after_s(self) -> float:

@@ -38,8 +38,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from api.services.monitor import group_counters, prequential, versions
 from infra.config import Settings
 from infra.ops.history import FRESHNESS_BUCKETS, HistoryReader, history_path
-from infra.supervision import restart_counts
 from infra.ops.status import Status
+from infra.supervision import restart_counts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -108,14 +108,14 @@ class OpsCollector:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.history = HistoryReader(history_path(settings.data_dir))
+        self.history = HistoryReader(history_path(settings.state_dir))
 
     def describe(self) -> list[Metric]:
         return []  # no fixed set (groups appear as they start); skip the registry's duplicate check
 
     def collect(self) -> Iterator[Metric]:
         s = self.settings
-        kafka_group = {g: s.topic_prefix + g for g in ("store", "catalog", "learner")}
+        kafka_group = {g: s.group_id(g) for g in ("store", "catalog", "learner")}
         latest = self.history.latest()
         now = time.time()
 
@@ -144,7 +144,7 @@ class OpsCollector:
                                         labels=[*labels, "status"])
         ends_seen: set[tuple[str, int]] = set()
         for p in latest.partitions if latest else []:
-            key = [kafka_group.get(p.group, s.topic_prefix + p.group), p.topic, str(p.partition)]
+            key = [kafka_group.get(p.group, s.group_id(p.group)), p.topic, str(p.partition)]
             lag.add_metric(key, p.lag)
             committed.add_metric(key, p.committed)
             if p.lag_s is not None:

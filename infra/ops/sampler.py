@@ -124,7 +124,7 @@ class LagSampler:
     @property
     def writer(self) -> HistoryWriter:
         if self._writer is None:
-            self._writer = HistoryWriter(history_path(self.settings.data_dir), self.settings.ops_history_s + 120)
+            self._writer = HistoryWriter(history_path(self.settings.state_dir), self.settings.ops_history_s + 120)
             self._resume(self._writer)
         return self._writer
 
@@ -154,11 +154,10 @@ class LagSampler:
         now = time.time()
         _ = self.writer  # resumes the windows on the first round
         facts = {g: self._group_facts(g, now) for g in self.groups}
-        prefix = self.settings.topic_prefix
         error = None
         topics: dict[str, int] = {}
         try:
-            rows = self.reader.rows([prefix + g for g in self.groups], with_seconds=True)
+            rows = self.reader.rows([self.settings.group_id(g) for g in self.groups], with_seconds=True)
             ends = self.reader.log_ends(self.sources.topics) if self.sources.topics else {}
             for (topic, _p), end in ends.items():
                 topics[topic] = topics.get(topic, 0) + end
@@ -186,10 +185,10 @@ class LagSampler:
             return default
 
     def _evaluate(self, rows: list[LagRow], facts: Mapping[str, _GroupFacts], now: float) -> list[PartitionRow]:
-        prefix = self.settings.topic_prefix
+        ours = {self.settings.group_id(g): g for g in self.groups}  # Kafka's group name -> ours
         out = []
         for r in rows:
-            group = r.group.removeprefix(prefix)
+            group = ours.get(r.group, r.group)
             window = self._window(group, r.topic, r.partition)
             window.append(OffsetSample(now, r.committed, r.lag))
             alive = facts[group].members > 0 if group in facts else None
@@ -288,7 +287,7 @@ class SamplerThread:
         self.settings = settings
         self.sources = sources
         self.on_round = on_round
-        self.election = Election(lock_path(settings.data_dir))
+        self.election = Election(lock_path(settings.state_dir))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.sampler: LagSampler | None = None

@@ -28,7 +28,8 @@ _embedder = HashingEmbedder(dim=ITEM_VECTOR_DIM)
 
 
 def item_vector(p: ProductUpserted) -> NDArray[np.float32]:
-    return item_vectors([p])[0]
+    row: NDArray[np.float32] = item_vectors([p])[0]
+    return row
 
 
 def item_vectors(products: Sequence[ProductUpserted]) -> NDArray[np.float32]:

@@ -63,6 +63,7 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
     "ops": [
         ("ops.metrics_scrape_ms", "ops.bare_ms"),
         ("ops.metrics_scrape_p99_ms", "ops.bare_p99_ms"),
+    ],
     "scale": [
         ("scale.searchable_s", "-"),
         ("scale.products_per_s", "-"),

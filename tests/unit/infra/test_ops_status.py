@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.services.prometheus import OpsCollector, PrometheusExposition, WorkerMetrics
 from infra.config import Settings
 from infra.ops.history import GroupRow, Histogram, HistoryReader, HistoryWriter, PartitionRow, Round, history_path
-from infra.supervision import write_status
 from infra.ops.status import OffsetSample, Status, Verdict, group_status, partition_status
+from infra.supervision import write_status
 
 
 def window(*points: tuple[int, int], step: float = 5.0) -> list[OffsetSample]:

@@ -69,9 +69,9 @@ def test_an_order_id_reused_within_a_batch_is_rejected(tmp_path: Path) -> None:
     events = [e for e in Simulator(SimulatorConfig(seed=2, n_products=50, n_users=10)).events(2000)
               if isinstance(e.payload, Order)][:2]
     first, second = events
-    assert isinstance(second.payload, Order)
+    assert isinstance(first.payload, Order) and isinstance(second.payload, Order)
     clash = second.model_copy(update={"payload": second.payload.model_copy(
-        update={"order_id": first.payload.order_id})})  # type: ignore[union-attr]
+        update={"order_id": first.payload.order_id})})
     conn = _db(tmp_path, "s")
     with pytest.raises(Rejected) as caught, transaction(conn):
         store.apply_events(conn, [first, clash])

@@ -23,7 +23,10 @@ from tests.unit.shop_events import again, apply, click, order, product
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", prequential_sample_every=1, snapshot_interval_s=3600)
+    # The test events are dated near 1970: without a catch-up threshold this far off, the learner
+    # would take every batch for a backlog and evaluate fewer entries (tested on its own below).
+    return Settings(data_dir=tmp_path / "var", prequential_sample_every=1, snapshot_interval_s=3600,
+                    learner_catch_up_after_s=1e12)
 
 
 @pytest.fixture
@@ -116,6 +119,24 @@ def test_each_interaction_is_tested_before_it_is_trained_and_testing_never_train
     evaluated = learner_log.load_prequential(conn)["model"]["evaluated"]
     assert len(asks) == evaluated > 20  # repeats of an item the user has are not asked about
     assert spy.state_changes == 0
+
+
+def test_behind_the_stream_it_evaluates_fewer_entries_and_trains_the_same(settings: Settings, tmp_path: Path
+                                                                            ) -> None:
+    events = [*catalogue(), *stream(60)]
+    outcomes = []
+    for name, after_s in (("live", 1e12), ("behind", 0.0)):
+        s = settings.model_copy(update={"data_dir": tmp_path / name, "learner_catch_up_after_s": after_s,
+                                        "learner_catch_up_sample_every": 4})
+        c = connect_writer(s.sqlite_path("learner"))
+        p = _started(s, c)
+        apply(conn=c, processor=p, events=events)
+        outcomes.append((p.catching_up, learner_log.load_prequential(c)["model"]["evaluated"], p.live.model.state()))
+        c.close()
+    (live_flag, live_n, live_state), (behind_flag, behind_n, behind_state) = outcomes
+    assert not live_flag and behind_flag
+    assert 0 < behind_n < live_n / 2  # 1 in 4 entries instead of every one (repeats are not asked)
+    assert _same_state(live_state, behind_state)  # evaluation never trains: what is learned is the same
 
 
 def test_a_restart_resumes_from_the_snapshot_without_training_or_evaluating_twice(

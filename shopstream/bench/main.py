@@ -17,6 +17,7 @@ from shopstream.bench.ops import bench_ops
 from shopstream.bench.reco import bench_reco
 from shopstream.bench.scale import bench_scale
 from shopstream.bench.search import bench_freshness, bench_latency, bench_relevance
+from shopstream.bench.served import bench_served
 
 Row = tuple[str, float, str, float | None]
 
@@ -59,6 +60,12 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
     "reco-freshness": [
         ("reco.freshness_p50_s", "-"),
         ("reco.freshness_p95_s", "-"),
+    ],
+    "reco-served": [
+        ("reco.served_hr10_model", "reco.served_hr10_popularity"),
+        ("reco.served_hr10_model", "reco.served_hr10_itemknn"),
+        ("reco.served_hr10_model", "reco.served_hr10_trending"),
+        ("reco.served_hr10_model", "reco.served_hr10_random"),
     ],
     "ops": [
         ("ops.metrics_scrape_ms", "ops.bare_ms"),
@@ -111,6 +118,7 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
         "learner": bench_learner_throughput,
         "reco-freshness": bench_learning_freshness,
         "reco": bench_reco,
+        "reco-served": bench_served,
         "ops": bench_ops,
         "scale": lambda s: bench_scale(s, n=scale_products),
     }

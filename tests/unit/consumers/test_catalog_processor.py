@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from consumers.catalog.processor import CatalogProcessor
+from events import Event
 from infra.config import Settings
 from infra.sqlite import connect_writer
 from readmodels.catalog import store
 from readmodels.catalog.live_index import LiveIndex, index_gaps
-from events import Event
 from tests.unit.shop_events import apply, product, removal
 
 

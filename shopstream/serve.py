@@ -8,16 +8,31 @@ socket that uvicorn opens before starting them, and uvicorn restarts a worker th
 `/metrics` stays right across workers: figures about the shared state are read from files at
 scrape time, and what each worker measures (request durations) goes through prometheus_client's
 multiprocess mode, for which `PROMETHEUS_MULTIPROC_DIR` must be set before any worker starts.
+
+A worker dies with the server process: if that process is killed (SIGKILL, the OOM killer), its
+workers would otherwise go on holding the port, and the server that the supervisor starts next
+could not listen on it. Each worker asks Linux to send it SIGTERM when its parent dies
+(`PR_SET_PDEATHSIG`), and leaves at once if the parent is already gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infra.config import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+SERVER_PID = "SHOPSTREAM_SERVE_PID"  # the server process's pid, for its workers
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def worker_count(requested: int) -> int:
@@ -63,11 +78,31 @@ def serve_api(settings: Settings, host: str, port: int, workers: int) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
+    os.environ[SERVER_PID] = str(os.getpid())
     import uvicorn  # after the variables above: prometheus_client reads its one when imported
 
     try:
-        uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=n, log_level="warning")
+        uvicorn.run("shopstream.serve:worker_app", factory=True, host=host, port=port, workers=n, log_level="warning")
     finally:
         if own_dir is not None:
             with contextlib.suppress(OSError):
                 shutil.rmtree(own_dir)
+
+
+def worker_app() -> FastAPI:
+    """A worker's app (uvicorn's factory), tied to the life of the server process."""
+    from api.main import create_app
+
+    server = int(os.environ.get(SERVER_PID, "0"))
+    if server and server != os.getpid():
+        _die_with_parent(server)
+    return create_app()
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        # Without prctl the worker may outlive a killed server; nothing else changes.
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the server died before the line above took effect
+        os._exit(0)

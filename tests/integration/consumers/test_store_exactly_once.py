@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from consumers.groups import build_loop
+from infra.sqlite import connect_reader, read_status
 from tests.integration.helpers import counter, dump, produce_simulation, start_consumer, wait_for
 
 pytestmark = pytest.mark.broker
@@ -80,6 +81,9 @@ def test_two_processes_share_the_work_across_a_rebalance(settings, tmp_path):
     second.send_signal(signal.SIGKILL)  # the group rebalances onto the survivor
     second.wait()
     third = start_consumer(settings, "store", env)  # and again when a new member joins
+    # Its first heartbeat comes after its signal handlers are in place: from then on a SIGTERM
+    # makes it finish its batch and exit 0 (before, it would die of the signal, as any process).
+    wait_for(lambda: _has_beaten(db, third.pid), what="the third consumer to start")
     try:
         wait_for(lambda: counter(db, "events_applied") >= N, what="the group to catch up")
     finally:
@@ -89,3 +93,11 @@ def test_two_processes_share_the_work_across_a_rebalance(settings, tmp_path):
             assert proc.wait(60) == 0
     assert counter(db, "events_applied") == N
     assert dump(db) == expected
+
+
+def _has_beaten(db, pid: int) -> bool:
+    conn = connect_reader(db)
+    try:
+        return any(f":{pid}:" in str(row["member"]) for row in read_status(conn))
+    finally:
+        conn.close()

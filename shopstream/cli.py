@@ -202,7 +202,8 @@ def lag(
 @app.command()
 def bench(
     only: Annotated[list[str] | None, typer.Option(
-        help="Only these: ingest, relevance, latency, freshness, learner, reco-freshness, reco; "
+        help="Only these suites (repeat the option, or separate by commas): ingest, relevance, relevance-real, "
+             "catalog, search-ingest, latency, freshness, learner, reco-freshness, reco, reco-served, ops; "
              "scale (a million products, only when named).")] = None,
     events: Annotated[int, typer.Option(help="Events per ingest run.")] = 30_000,
     scale_products: Annotated[int, typer.Option(help="Products in the `scale` suite (run only with --only scale).",
@@ -213,7 +214,8 @@ def bench(
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.ERROR)
-    run_benchmarks(_settings(), set(only) if only else None, events=events, scale_products=scale_products)
+    names = {name.strip() for value in only or [] for name in value.split(",") if name.strip()}
+    run_benchmarks(_settings(), names or None, events=events, scale_products=scale_products)
 
 
 @app.command()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from tqdm import tqdm
 
@@ -11,6 +14,25 @@ from infra.sqlite import connect_writer, transaction
 from producers.simulator.world import Simulator, SimulatorConfig
 from readmodels.catalog import store
 from readmodels.catalog.live_index import LiveIndex, build_embedder, embed_and_store, learns_from_catalogue, rebuild
+
+
+class CatalogRow(Protocol):
+    """What a product needs to be written to the catalog (a simulated or a real-text product)."""
+
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def category_path(self) -> Sequence[str]: ...
+    @property
+    def brand(self) -> str: ...
+    @property
+    def attributes(self) -> Mapping[str, str]: ...
+    @property
+    def price(self) -> Any: ...
 
 
 def build_catalog(
@@ -22,22 +44,31 @@ def build_catalog(
     Returns the simulator (for queries and judgements), the index and the seconds the build took.
     """
     sim = Simulator(SimulatorConfig(seed=seed, n_products=n_products, n_users=10))
+    live, seconds = write_catalog(settings, sim.catalogue(), batch, desc=f"catalog {n_products:,}")
+    return sim, live, seconds
+
+
+def write_catalog(settings: Settings, products: Sequence[CatalogRow], batch: int = 500,
+                  desc: str = "catalog") -> tuple[LiveIndex, float]:
+    """Write `products` and their vectors to the catalog DB as the `catalog` consumer does (in
+    batches, embedded once each), build the index from the stored vectors and save a snapshot.
+    Returns the index and the seconds the build took."""
     conn = connect_writer(settings.sqlite_path("catalog"))
     store.setup(conn)
     started = time.monotonic()
-    products = sim.catalogue()
     # A learned embedder (LSA) is fitted on the whole catalogue by `rebuild`; a fixed one embeds as it goes.
     embedder = None if learns_from_catalogue(settings.embedder) else build_embedder(settings.embedder,
                                                                                     settings.embed_dims)
-    bar = tqdm(total=len(products), desc=f"catalog {n_products:,}", unit="p", mininterval=1)
+    bar = tqdm(total=len(products), desc=desc, unit="p", mininterval=1)
     for start in range(0, len(products), batch):
         with transaction(conn):
             written = []
             for i, p in enumerate(products[start:start + batch], start=start):
                 w = store.write_product(
                     conn, product_id=p.product_id, name=p.name, description=p.description,
-                    category_path=list(p.category_path), brand=p.brand, price=p.price,
-                    attributes=dict(p.attributes), stock=p.stock, event_time=float(i), produced_at=None,
+                    category_path=list(p.category_path), brand=p.brand, price=Decimal(str(p.price)),
+                    attributes=dict(p.attributes), stock=getattr(p, "stock", 1), event_time=float(i),
+                    produced_at=None,
                 )
                 if w is not None:
                     written.append(w)
@@ -48,4 +79,4 @@ def build_catalog(
     live = rebuild(conn, settings.embedder, settings.embed_dims, **settings.vector_index_params())
     live.save(settings.snapshot_dir("catalog"), offsets={})
     conn.close()
-    return sim, live, time.monotonic() - started
+    return live, time.monotonic() - started

@@ -1,5 +1,7 @@
-"""Ingest throughput: the simulator producing, the store pipeline consuming into SQLite, and a bare
-kafka-python consumer that only deserialises, over the same topics in the same run."""
+"""Ingest throughput, each beside its bare kafka-python counterpart in the same run: the simulator
+producing (beside a bare producer with the same client settings sending the same records already
+serialised), and the store pipeline consuming into SQLite (beside a bare consumer that only
+deserialises the same topics)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import time
 
 from consumers.groups import build_loop
 from consumers.runtime import LoopStats
+from events import encode, event_key, topic_for
 from infra.config import Settings
-from infra.producer import EventSink
+from infra.producer import EventSink, new_producer
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
 from shopstream.bench.harness import bare_consumer_rate, isolated
@@ -28,23 +31,55 @@ def _pipeline(settings: Settings, group: str, n: int) -> float:
     return n / (time.monotonic() - stats.first_record_at)
 
 
+def _simulate(settings: Settings, n: int, progress: bool) -> float:
+    """Events/s of the simulator through the project's producer, until every event is acknowledged."""
+    sim = Simulator(SimulatorConfig(seed=1, n_products=2000, n_users=1000))
+    with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+        started = time.monotonic()
+        publish(sink, sim.events(n), total=n, desc="bench: simulate", progress=progress)
+        sink.flush()
+        return n / (time.monotonic() - started)
+
+
+def _bare_producer(settings: Settings, records: list[tuple[str, bytes, bytes]]) -> float:
+    """Records/s of a kafka-python producer with the project's client settings, sending records
+    serialised beforehand, until every one is acknowledged."""
+    producer = new_producer(settings.bootstrap, client_id="bench-bare")
+    try:
+        started = time.monotonic()
+        for topic, key, value in records:
+            producer.send(settings.topic_prefix + topic, key=key, value=value)
+        producer.flush()
+        return len(records) / (time.monotonic() - started)
+    finally:
+        producer.close()
+
+
 def bench_ingest(base: Settings, n: int = 30_000, repeats: int = 3) -> dict[str, float]:
-    bare, pipe = [], []
+    bare, pipe, sim_rates, bare_producer = [], [], [], []
+    sample = Simulator(SimulatorConfig(seed=1, n_products=2000, n_users=1000)).events(n)
+    records = [(topic_for(e.type.value), event_key(e), encode(e)) for e in sample]
+    for r in range(repeats):
+        # Each into topics of its own; alternated, so that drift in the machine's load hits both alike.
+        with isolated(base, f"produce-{r}") as scratch:
+            sim_rates.append(_simulate(scratch, n, progress=False))
+        with isolated(base, f"bare-produce-{r}") as scratch:
+            bare_producer.append(_bare_producer(scratch, records))
+        print(f"  produce {r + 1}/{repeats}: simulator {sim_rates[-1]:,.0f} ev/s, "
+              f"bare producer {bare_producer[-1]:,.0f} ev/s", flush=True)
     with isolated(base, "ingest") as settings:
         prefix = settings.topic_prefix
-        sim = Simulator(SimulatorConfig(seed=1, n_products=2000, n_users=1000))
-        with EventSink(settings.bootstrap, prefix) as sink:
-            started = time.monotonic()
-            publish(sink, sim.events(n), total=n, desc="bench: simulate")
-            sink.flush()
-            simulator_rate = n / (time.monotonic() - started)
+        _simulate(settings, n, progress=True)  # the stream the consumers below read
         for r in range(repeats):
             # Alternate, so that drift in the machine's load hits both alike.
             bare.append(bare_consumer_rate(settings, f"{prefix}bare-{r}", n))
             pipe.append(_pipeline(settings, f"{prefix}store-{r}", n))
             print(f"  run {r + 1}/{repeats}: bare {bare[-1]:,.0f} ev/s, pipeline {pipe[-1]:,.0f} ev/s", flush=True)
     return {
-        "ingest.simulator_events_per_s": simulator_rate,
+        "ingest.simulator_events_per_s": median(sim_rates),
+        "ingest.bare_producer_events_per_s": median(bare_producer),
+        "ingest.producer_ratio": median(sim_rates) / median(bare_producer),
+        "ingest.record_bytes": sum(len(v) for _, _, v in records) / len(records),
         "ingest.bare_consumer_events_per_s": median(bare),
         "ingest.pipeline_events_per_s": median(pipe),
         "ingest.ratio": median(pipe) / median(bare),

@@ -16,7 +16,7 @@ from shopstream.bench.learner import bench_learner_throughput, bench_learning_fr
 from shopstream.bench.ops import bench_ops
 from shopstream.bench.reco import bench_reco
 from shopstream.bench.scale import bench_scale
-from shopstream.bench.search import bench_freshness, bench_latency, bench_relevance
+from shopstream.bench.search import bench_freshness, bench_latency, bench_relevance, bench_relevance_real
 from shopstream.bench.served import bench_served
 
 Row = tuple[str, float, str, float | None]
@@ -24,13 +24,19 @@ Row = tuple[str, float, str, float | None]
 # Each figure next to the baseline measured in the same run.
 BASELINES: dict[str, list[tuple[str, str]]] = {
     "ingest": [
-        ("ingest.simulator_events_per_s", "-"),
+        ("ingest.simulator_events_per_s", "ingest.bare_producer_events_per_s"),
         ("ingest.pipeline_events_per_s", "ingest.bare_consumer_events_per_s"),
     ],
     "relevance": [
         ("search.ndcg10_hybrid", "search.ndcg10_bm25"),
         ("search.ndcg10_vector", "search.ndcg10_bm25"),
         ("search.ndcg10_rrf", "search.ndcg10_bm25"),
+    ],
+    "relevance-real": [
+        ("search.real_ndcg10_hybrid", "search.real_ndcg10_bm25"),
+        ("search.real_ndcg10_hybrid", "search.real_ndcg10_vector"),
+        ("search.real_known_ndcg10_hybrid", "search.real_known_ndcg10_bm25"),
+        ("search.real_known_ndcg10_hybrid", "search.real_known_ndcg10_vector"),
     ],
     "catalog": [
         ("search.catalog_products_per_s", "search.catalog_bare_consumer_per_s"),
@@ -111,6 +117,7 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
     suites: dict[str, Callable[[Settings], dict[str, float]]] = {
         "ingest": lambda s: bench_ingest(s, n=events),
         "relevance": bench_relevance,
+        "relevance-real": bench_relevance_real,
         "catalog": bench_catalog,
         "search-ingest": bench_search_ingest,
         "latency": bench_latency,

@@ -9,6 +9,7 @@ import statistics
 import time
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from threadpoolctl import threadpool_limits
@@ -25,8 +26,10 @@ from models.search import Fusion, Mode
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
 from readmodels.catalog.live_index import rebuild
-from shopstream.bench.catalog_fixture import build_catalog
+from shopstream.bench.catalog_fixture import build_catalog, write_catalog
 from shopstream.bench.harness import api_server, background_load, consumers, http_load, isolated, percentile
+from shopstream.bench.realtext import Suite, build_known_item_suites, build_realtext_suites
+from shopstream.bench.reco import DEFAULT_MOVIELENS
 
 EMBEDDERS = (("hashing", 128), ("lsa", 64), ("lsa", 128), ("lsa", 256), ("wordllama", 256), ("minilm", 384))
 
@@ -79,6 +82,39 @@ def _relevance(base: Settings, n_products: int, n_queries: int) -> dict[str, flo
         out["search.ndcg10_hybrid"] = out[f"search.embed.{default}.ndcg10_hybrid"]
         out["search.ndcg10_rrf"] = out[f"search.embed.{default}.ndcg10_hybrid_rrf"]
     return out
+
+
+def bench_relevance_real(base: Settings, data_dir: Path | None = None, folds: int = 2) -> dict[str, float]:
+    """NDCG@10 on real text (`shopstream/bench/realtext.py`: MovieLens movies described by their
+    users' tags, the held-out tags as queries; and known-item queries, one user's tags for a movie
+    described by the others'), through the catalog store, the index and `search` as `/search`
+    runs them, with the default embedder and fusion. Each figure is the mean over `folds` folds."""
+    data_dir = data_dir or DEFAULT_MOVIELENS
+    if not (data_dir / "tags.csv").exists():
+        print(f"  MovieLens tags not found in {data_dir}: skipped", flush=True)
+        return {}
+    out: dict[str, float] = {}
+    with threadpool_limits(1):
+        for label, suites in (("real", build_realtext_suites(data_dir, folds=folds)),
+                              ("real_known", build_known_item_suites(data_dir, folds=folds))):
+            figures: dict[str, list[float]] = {"bm25": [], "vector": [], "hybrid": []}
+            for suite in suites:
+                for mode, ndcg in _suite_ndcg(base, suite).items():
+                    figures[mode].append(ndcg)
+            for mode, values in figures.items():
+                out[f"search.{label}_ndcg10_{mode}"] = statistics.fmean(values)
+            out[f"search.{label}_queries"] = float(sum(len(s.queries) for s in suites))
+            print(f"  {label}: " + ", ".join(f"{m} {statistics.fmean(v):.4f}" for m, v in figures.items())
+                  + f" ({int(out[f'search.{label}_queries'])} queries, {len(suites)} folds)", flush=True)
+    return out
+
+
+def _suite_ndcg(base: Settings, suite: Suite) -> dict[str, float]:
+    with isolated(base, "relevance-real", topics=False) as settings:
+        write_catalog(settings, suite.products, desc=suite.name)
+        catalog = CatalogService(settings)
+        queries = [(q.text, {pid: g - 1 for pid, g in q.judged.items()}) for q in suite.queries]
+        return {mode: _ndcg(catalog, queries, mode)[0] for mode in ("bm25", "vector", "hybrid")}
 
 
 def bench_latency(base: Settings, sizes: tuple[int, ...] = (10_000, 100_000), requests: int = 400,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
 
@@ -40,6 +40,20 @@ class SendFailed(RuntimeError):
     pass
 
 
+class Sink(Protocol):
+    """What a writer of events needs (`EventSink`, or `infra.sender.ProcessSink` for bulk writers)."""
+
+    sent: int
+    acked: int
+    failed: int
+
+    def send(self, event: Event) -> Any: ...
+
+    def flush(self, timeout_s: float = 120.0) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class EventSink:
     """Sends events to their topics (chosen by type, keyed by product or user id)."""
 
@@ -60,9 +74,11 @@ class EventSink:
 
     def send(self, event: Event) -> Any:
         """Queue `event`; returns the client's future (acknowledged or failed later)."""
-        payload = encode(event)
-        future = self.producer.send(
-            self.topic_prefix + topic_for(event.type.value), key=event_key(event), value=payload)
+        return self.send_encoded(topic_for(event.type.value), event_key(event), encode(event))
+
+    def send_encoded(self, topic: str, key: bytes | None, payload: bytes) -> Any:
+        """Queue an event already serialised (`events.encode`) to its logical topic."""
+        future = self.producer.send(self.topic_prefix + topic, key=key, value=payload)
         self.sent += 1
         future.add_callback(self._on_ack)
         future.add_errback(self._on_error, payload)

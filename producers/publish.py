@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable
 from tqdm import tqdm
 
 from events import Event
-from infra.producer import EventSink
+from infra.producer import Sink
 
 
 def publish(
-    sink: EventSink,
+    sink: Sink,
     events: Iterable[Event],
     rate: float = 0.0,
     duration_s: float = 0.0,

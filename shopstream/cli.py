@@ -94,7 +94,7 @@ def simulate(
 
     from pydantic import ValidationError
 
-    from infra.producer import EventSink
+    from infra.sender import ProcessSink
     from producers.publish import publish
     from producers.simulator.world import Simulator, SimulatorConfig, new_run_id
 
@@ -121,7 +121,8 @@ def simulate(
             sim.write_tastes(tastes_out)
             last_write[0] = time.monotonic()
 
-    with EventSink(s.bootstrap, s.topic_prefix, failed_path=s.data_dir / "failed-events.jsonl") as sink:
+    # The producer sends from a child process while this one makes the events (infra/sender.py).
+    with ProcessSink(s.bootstrap, s.topic_prefix, failed_path=s.data_dir / "failed-events.jsonl") as sink:
         if tastes_out is not None:
             sim.write_tastes(tastes_out)
         sent = publish(

@@ -1,7 +1,7 @@
 """`shopstream import products|interactions FILE`: bring your own catalogue and logs through Kafka.
 
 The parsing, mapping, sorting and sessionising live in `producers.importers` (no Kafka there); this
-module only wires them to `EventSink` + `publish` and reports. Exit codes: 0 when something was sent
+module only wires them to `ProcessSink` + `publish` and reports. Exit codes: 0 when something was sent
 (even if some rows were rejected: they are listed and written to `<data_dir>/import-rejects-*.jsonl`),
 1 when nothing could be sent or a send failed, 2 for a usage error such as a column that is not in
 the file.
@@ -133,7 +133,8 @@ def _send(
 
     from kafka.errors import KafkaError
 
-    from infra.producer import EventSink, SendFailed
+    from infra.producer import SendFailed
+    from infra.sender import ProcessSink
     from infra.topics import ensure_topics
     from producers.publish import publish
     from producers.replay import FirstPartition, GroupProgress, in_global_order
@@ -144,7 +145,8 @@ def _send(
         ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor, settings.topic_prefix)
         failed = settings.data_dir / "failed-events.jsonl"
         overrides: dict[str, Any] = {"partitioner": FirstPartition()} if ordered else {}
-        sink = EventSink(settings.bootstrap, settings.topic_prefix, failed_path=failed, **overrides)
+        # The producer sends from a child process while this one reads and converts (infra/sender.py).
+        sink = ProcessSink(settings.bootstrap, settings.topic_prefix, failed_path=failed, **overrides)
         if ordered:
             tracker = GroupProgress(settings.bootstrap, settings.group_id(wait_for), settings.topic_prefix, _err)
     except KafkaError as exc:

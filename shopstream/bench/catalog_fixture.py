@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Protocol
 
 from tqdm import tqdm

@@ -11,7 +11,8 @@ from consumers.groups import build_loop
 from consumers.runtime import LoopStats
 from events import encode, event_key, topic_for
 from infra.config import Settings
-from infra.producer import EventSink, new_producer
+from infra.producer import new_producer
+from infra.sender import ProcessSink
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
 from shopstream.bench.harness import bare_consumer_rate, isolated
@@ -32,9 +33,10 @@ def _pipeline(settings: Settings, group: str, n: int) -> float:
 
 
 def _simulate(settings: Settings, n: int, progress: bool) -> float:
-    """Events/s of the simulator through the project's producer, until every event is acknowledged."""
+    """Events/s of the simulator as `shopstream simulate` sends (the producer in a child process, started
+    before the clock), until every event is acknowledged."""
     sim = Simulator(SimulatorConfig(seed=1, n_products=2000, n_users=1000))
-    with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+    with ProcessSink(settings.bootstrap, settings.topic_prefix) as sink:
         started = time.monotonic()
         publish(sink, sim.events(n), total=n, desc="bench: simulate", progress=progress)
         sink.flush()

@@ -163,6 +163,49 @@ class Metrics(BaseModel):
     prequential: dict[str, dict[str, float | None]]
 
 
+class OpsGroupStatus(BaseModel):
+    """A consumer group now, by the last lag sample (Burrow-style status)."""
+
+    status: str = Field(description="OK, WARN, STALL, STOP or ERR.")
+    reason: str
+    lag: int | None = Field(description="Records behind the log end, all partitions.")
+    lag_s: float | None = Field(description="Age of the oldest record not yet consumed (0 when caught up).")
+    members: int = Field(description="Consumer processes with a recent heartbeat.")
+    applied: int
+    dead_lettered: int
+    dead_by_kind: dict[str, int]
+    fresh_p50: float | None = Field(description="Produce -> applied, seconds, over the freshness window.")
+    fresh_p95: float | None
+
+
+class OpsPartitionStatus(BaseModel):
+    group: str
+    topic: str
+    partition: int
+    committed: int
+    log_end: int
+    lag: int
+    lag_s: float | None
+    status: str
+    reason: str
+
+
+class OpsData(BaseModel):
+    """The dashboard's figures: every sampling round since `since`, and the status now."""
+
+    time: float
+    since: float
+    interval_s: float = Field(description="Seconds between sampling rounds.")
+    history_s: float = Field(description="How much history the server keeps.")
+    stale: bool = Field(description="The last sample is older than a few intervals (the sampler is not running).")
+    age_s: float | None
+    error: str | None = Field(description="Why the last round could not read Kafka, if it could not.")
+    status: dict[str, OpsGroupStatus]
+    partitions: list[OpsPartitionStatus]
+    series: dict[str, Any] = Field(description="Column-wise time series per group and topic (`at` and one list per "
+                                               "figure), version changes, prequential quality.")
+
+
 class Problem(BaseModel):
     """An error answer: what was wrong, and what to do."""
 

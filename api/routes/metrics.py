@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from api.routes.pages import STATIC_DIR
-from api.schemas import Metrics
+from api.schemas import Metrics, OpsData
 from api.services.metrics import MetricsService
 from api.services.prometheus import CONTENT_TYPE, PrometheusExposition
 
@@ -40,7 +40,7 @@ def ops_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "ops.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/ops/data")
+@router.get("/ops/data", response_model=OpsData)
 def ops_data(
     request: Request,
     since: Annotated[float | None, Query(ge=0, description="Only rounds after this time (Unix seconds).")] = None,

@@ -6,6 +6,8 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from api.schemas import OpsData
+from api.services.metrics import MetricsService
 from api.services.prometheus import OpsCollector, PrometheusExposition, WorkerMetrics
 from infra.config import Settings
 from infra.ops.history import GroupRow, Histogram, HistoryReader, HistoryWriter, PartitionRow, Round, history_path
@@ -104,3 +106,16 @@ def test_metrics_exposition_parses_and_names_what_operators_expect(tmp_path):
     assert fams["shopstream_http_request_duration_seconds"].type == "histogram"
     assert fams["shopstream_lag_sample_age_seconds"].samples[0].value < 60
     assert list(OpsCollector(settings).describe()) == []
+
+
+def test_the_dashboards_figures_match_their_documented_shape(tmp_path):
+    settings = Settings(data_dir=tmp_path, topic_prefix="t.")
+    writer = HistoryWriter(history_path(tmp_path), keep_s=3600)
+    now = time.time()
+    writer.write(_round(now - 5, 3, "WARN"))
+    writer.write(_round(now, 7, "STALL"))
+    writer.close()
+    data = OpsData.model_validate(MetricsService(settings).ops_data())
+    assert data.status["store"].status == "STALL" and data.status["store"].lag == 21
+    assert [p.lag for p in data.partitions] == [7, 7, 7]
+    assert not data.stale

@@ -55,16 +55,41 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def rss_mb(pid: int | None) -> float | None:
-    """Resident memory of `pid` in MiB (Linux /proc), None if it is gone."""
+    """Resident memory in MiB of `pid` and every process below it (Linux /proc): an API served by
+    `serve --workers N` is a small supervising process and N workers that hold the indexes. None if
+    `pid` is gone."""
     if pid is None:
         return None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
+    total = 0
+    for p in [pid, *_descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+                    break
+        except OSError:
+            if p == pid:
+                return None  # gone; a child that left meanwhile just does not count
+    return round(total / 1024, 1)
+
+
+def _descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out += children
+            todo += children
+    return out
 
 
 def _say(text: str) -> None:

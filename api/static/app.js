@@ -414,10 +414,13 @@
           return;
         }
         const waitMs = err.retryAfterS ? err.retryAfterS * 1000 : 500 * 2 ** (attempt - 1);
-        clickStatus(
+        const retrying =
           `Click on ${productId} not confirmed (${err.status || "no answer"}); ` +
-            `sending it again in ${(waitMs / 1000).toFixed(1)} s with the same event id…`,
-        );
+          `sending it again in ${(waitMs / 1000).toFixed(1)} s with the same event id…`;
+        // The status line is shared by every click (an earlier one may answer later and replace
+        // it), so the last retry is also kept on the body, where tests and tools can read it.
+        document.body.dataset.lastClickRetry = retrying;
+        clickStatus(retrying);
         await sleep(waitMs);
       }
     }

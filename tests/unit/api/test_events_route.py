@@ -137,7 +137,7 @@ def test_anonymous_clicks_are_rate_limited_per_client_and_the_token_lifts_the_li
     limited = one.post("/events/click", json=CLICK)
     assert limited.status_code == 429
     assert "too many clicks from 10.0.0.1" in limited.json()["detail"]
-    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    assert int(limited.headers["retry-after"]) in range(1, 61)
     assert one.post("/events/click", json={"bad": "body"}).status_code == 429  # floods of bad bodies too
     assert other.post("/events/click", json=CLICK).status_code == 202  # another client has its own window
     assert all(one.post("/events/click", json=CLICK, headers=_auth()).status_code == 202 for _ in range(5))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -11,26 +11,18 @@ from tqdm import tqdm
 
 from infra.config import Settings
 from infra.sqlite import connect_writer, transaction
+from producers.simulator.queries import CatalogueProduct
 from producers.simulator.world import Simulator, SimulatorConfig
 from readmodels.catalog import store
 from readmodels.catalog.live_index import LiveIndex, build_embedder, embed_and_store, learns_from_catalogue, rebuild
 
 
-class CatalogRow(Protocol):
-    """What a product needs to be written to the catalog (a simulated or a real-text product)."""
+class CatalogRow(CatalogueProduct, Protocol):
+    """What a product needs to be written to the catalog (a simulated or a real-text product): what
+    judging needs of it, and its name and price."""
 
     @property
-    def product_id(self) -> str: ...
-    @property
     def name(self) -> str: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def category_path(self) -> Sequence[str]: ...
-    @property
-    def brand(self) -> str: ...
-    @property
-    def attributes(self) -> Mapping[str, str]: ...
     @property
     def price(self) -> Any: ...
 

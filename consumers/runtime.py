@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 10.0
 HEARTBEAT_S = 2.0
+UNREACHABLE_AFTER_S = 2.0  # how long no broker must answer before the heartbeat says so
 COMMIT_TIMEOUT_MS = 5_000  # a commit while the broker is away must not hold the loop (and its heartbeat) long
 
 
@@ -131,6 +132,7 @@ class ConsumerLoop:
         self.member = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._beat_at = 0.0
         self._backoff = 0.0
+        self._unreachable_since: float | None = None
         self.dead_letter = DeadLetterSink(bootstrap, topic_prefix)
         self._bootstrap = bootstrap
         self._client_id = client_id or f"shopstream-{processor.group}"
@@ -250,16 +252,33 @@ class ConsumerLoop:
             self.stats.hook_errors += 1
             log.exception("%s: on_idle failed; the stream goes on", self.processor.group)
         problem = self._kafka_unreachable()
-        self._heartbeat("retrying" if problem else "running", error=problem)
+        # Between reconnect attempts a connection is down for a moment while the broker is fine:
+        # say "retrying" only once the broker has stayed out of reach for a while.
+        now = time.monotonic()
+        if problem is None:
+            self._unreachable_since = None
+        elif self._unreachable_since is None:
+            self._unreachable_since = now
+        lasting = self._unreachable_since is not None and now - self._unreachable_since >= UNREACHABLE_AFTER_S
+        confirmed = problem if lasting else None
+        self._heartbeat("retrying" if confirmed else "running", error=confirmed)
 
     def _kafka_unreachable(self) -> str | None:
         """Why the broker cannot be reached now, if it cannot: an empty poll alone does not say
-        whether there is nothing new or no broker. Reads kafka-python's coordinator state (a
-        private attribute of the pinned client, so read defensively)."""
-        coordinator = getattr(self._consumer, "_coordinator", None)
+        whether there is nothing new or no broker. Reads the pinned kafka-python client's state
+        (private attributes, so read defensively): the group coordinator is unknown, or the client
+        holds no live connection to any broker. An idle consumer keeps its fetch connection open,
+        so the second stays true through an outage even while the client's coordinator bookkeeping
+        has not noticed it yet (it notices only between reconnect attempts)."""
+        consumer = self._consumer
         try:
+            coordinator = getattr(consumer, "_coordinator", None)
             if coordinator is not None and coordinator.coordinator_unknown():
                 return f"waiting for Kafka at {self._bootstrap}: the group coordinator is unreachable"
+            manager = getattr(getattr(consumer, "_client", None), "_manager", None)
+            conns = getattr(manager, "_conns", None)
+            if conns is not None and not any(conn.connected for conn in list(conns.values())):
+                return f"waiting for Kafka at {self._bootstrap}: no broker connection is up"
         except Exception:  # introspection only; never a reason to stop
             return None
         return None

@@ -163,10 +163,17 @@ class Chromium:
                     raise TimeoutError(f"no {method} event in {timeout_s:.0f}s")
                 self._cond.wait(left)
 
-    def goto(self, url: str) -> None:
-        self.call("Page.navigate", {"url": url}, session=True)
+    def goto(self, url: str, timeout_s: float = 60.0) -> None:
+        answer = self.call("Page.navigate", {"url": url}, session=True, timeout_s=timeout_s)
+        assert "errorText" not in answer, f"navigating to {url} failed: {answer['errorText']}"
         # The new document, not the one still showing while the navigation starts.
-        self.wait(f"location.href === {json.dumps(url)} && document.readyState === 'complete'", f"{url} to load")
+        loaded = f"location.href === {json.dumps(url)} && document.readyState === 'complete'"
+        try:
+            self.wait(loaded, f"{url} to load", timeout_s=timeout_s)
+        except AssertionError as exc:
+            state = self.js("JSON.stringify({href: location.href, readyState: document.readyState, "
+                            "resources: performance.getEntriesByType('resource').map(r => r.name)})")
+            raise AssertionError(f"{exc}; the page is at {state}") from None
 
     def click(self, selector: str) -> None:
         """A real mouse click (pressed and released) at the middle of the element."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from api.services.refresher import NotReady, Refresher
 from infra.config import Settings
+from infra.memory import trim_heap
 from infra.sqlite import connect_reader
 from models.reco import Recommendation
 from models.reco.serving import ExcludePolicy, serve
@@ -82,6 +83,8 @@ class RecoService:
                 with self._model_lock:
                     self.live = fresh
                 log.info("recommender: now model v%s", fresh.version)
+                live = fresh = None  # the old model goes with the last request that holds it
+                trim_heap()  # and its freed pages go back to the OS, not into a growing heap
         live = self.live
         if live is None:
             return

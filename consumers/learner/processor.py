@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from consumers.processor import Processor, Record
 from events import CLICKS, ORDERS, PRODUCTS
 from infra.config import Settings
+from infra.memory import trim_heap
 from infra.sqlite import bump_counters, load_offsets, transaction
 from models.reco import Interaction, Prequential, TrendingPopularity
 from models.reco.evaluate import Tally
@@ -188,6 +189,7 @@ class LearnerProcessor(Processor):
             return
         self.last_snapshot = time.monotonic()
         self.trained_since_snapshot = 0
+        trim_heap()  # the snapshot's arrays were built and dropped: give their pages back
         log.info("model snapshot v%d: %d events trained, log seq %d",
                  version, self.live.model.events_trained, self.live.seq)
 

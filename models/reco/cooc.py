@@ -1,11 +1,14 @@
 """Incremental item-to-item co-occurrence counts, one sparse row per item.
 
-Each row keeps its neighbours in insertion order in numpy arrays (with a dict from neighbour to
-slot), so reading a row is a zero-copy view and adding to a pair is O(1). A row that grows past
-``2 * max_neighbors`` is pruned to its ``max_neighbors`` heaviest pairs.
+Each row keeps its neighbours sorted in two flat C arrays (``array('q')`` keys, ``array('d')``
+weights): 16 bytes a pair, where a dict from neighbour to slot cost about 90 more. The table is
+held by the learner and by every API worker, and grows with the catalogue, so its size per pair
+is what a long-running process's memory grows by. Finding a pair is a binary search (``bisect``,
+in C), adding one a short ``memmove``. A row that grows past ``2 * max_neighbors`` is pruned to
+its ``max_neighbors`` heaviest pairs (ties: the lower neighbour id).
 
 >>> t = CoocTable(max_neighbors=2)
->>> t.bump(0, 1, 1.0); t.bump(0, 2, 0.5); t.bump(0, 1, 1.0)
+>>> t.bump(0, 2, 0.5); t.bump(0, 1, 1.0); t.bump(0, 1, 1.0)
 >>> keys, vals = t.row(0)
 >>> keys.tolist(), vals.tolist()
 ([1, 2], [2.0, 0.5])
@@ -16,6 +19,8 @@ slot), so reading a row is a zero-copy view and adding to a pair is O(1). A row 
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,13 +34,16 @@ _EMPTY_F = np.empty(0, dtype=np.float64)
 
 
 class _Row:
-    __slots__ = ("keys", "n", "slot", "vals")
+    __slots__ = ("keys", "vals")
 
-    def __init__(self, capacity: int = 8) -> None:
-        self.slot: dict[int, int] = {}
-        self.keys = np.empty(capacity, dtype=np.int64)
-        self.vals = np.empty(capacity, dtype=np.float64)
-        self.n = 0
+    def __init__(self, keys: array[int] | None = None, vals: array[float] | None = None) -> None:
+        self.keys: array[int] = keys if keys is not None else array("q")
+        self.vals: array[float] = vals if vals is not None else array("d")
+
+
+def _copy_out(arr: array[Any], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    # A copy, never a view: a view would pin the array's buffer and the next insert would fail.
+    return np.frombuffer(arr, dtype=dtype).copy() if len(arr) else np.empty(0, dtype=dtype)
 
 
 class CoocTable:
@@ -54,95 +62,78 @@ class CoocTable:
         row = self.rows.get(a)
         if row is None:
             row = self.rows[a] = _Row()
-        s = row.slot.get(b)
-        if s is None:
-            if row.n == row.keys.shape[0]:
-                self._grow(row)
-            s = row.n
-            row.slot[b] = s
-            row.keys[s] = b
-            row.vals[s] = w
-            row.n += 1
-            if row.n > 2 * self.max_neighbors:
-                self._prune(row)
-        else:
-            row.vals[s] += w
-
-    @staticmethod
-    def _grow(row: _Row) -> None:
-        cap = 2 * row.keys.shape[0]
-        keys = np.empty(cap, dtype=np.int64)
-        vals = np.empty(cap, dtype=np.float64)
-        keys[: row.n] = row.keys[: row.n]
-        vals[: row.n] = row.vals[: row.n]
-        row.keys, row.vals = keys, vals
+        keys = row.keys
+        i = bisect_left(keys, b)
+        if i < len(keys) and keys[i] == b:
+            row.vals[i] += w
+            return
+        keys.insert(i, b)
+        row.vals.insert(i, w)
+        if len(keys) > 2 * self.max_neighbors:
+            self._prune(row)
 
     def _prune(self, row: _Row) -> None:
-        keep = np.argsort(-row.vals[: row.n], kind="stable")[: self.max_neighbors]
-        self._set(row, row.keys[keep], row.vals[keep])
-
-    @staticmethod
-    def _set(row: _Row, keys: npt.NDArray[Any], vals: npt.NDArray[Any]) -> None:
-        n = int(keys.shape[0])
-        cap = max(8, n * 2)
-        row.keys = np.empty(cap, dtype=np.int64)
-        row.vals = np.empty(cap, dtype=np.float64)
-        row.keys[:n] = keys
-        row.vals[:n] = vals
-        row.n = n
-        row.slot = {int(k): i for i, k in enumerate(keys.tolist())}
+        keys = np.frombuffer(row.keys, dtype=np.int64)
+        vals = np.frombuffer(row.vals, dtype=np.float64)
+        keep = np.sort(np.argsort(-vals, kind="stable")[: self.max_neighbors])  # back in key order
+        new_keys, new_vals = array("q", keys[keep].tobytes()), array("d", vals[keep].tobytes())
+        del keys, vals  # release the views before the arrays are replaced
+        row.keys, row.vals = new_keys, new_vals
 
     def get(self, a: int, b: int) -> float:
         row = self.rows.get(a)
         if row is None:
             return 0.0
-        s = row.slot.get(b)
-        return 0.0 if s is None else float(row.vals[s])
+        i = bisect_left(row.keys, b)
+        return float(row.vals[i]) if i < len(row.keys) and row.keys[i] == b else 0.0
 
     def row(self, a: int) -> tuple[IntArray, FloatArray]:
-        """(neighbours, weights) of ``a`` as read-only-by-convention views."""
+        """(neighbours, weights) of ``a``, in neighbour order (copies)."""
         row = self.rows.get(a)
         if row is None:
             return _EMPTY_I, _EMPTY_F
-        return row.keys[: row.n], row.vals[: row.n]
+        return _copy_out(row.keys, np.int64), _copy_out(row.vals, np.float64)
 
     def gather(self, sources: Sequence[int]) -> tuple[IntArray, FloatArray, IntArray]:
         """The rows of ``sources`` concatenated: (neighbours, weights, position in ``sources``)."""
-        keys: list[IntArray] = []
-        vals: list[FloatArray] = []
+        keys = array("q")
+        vals = array("d")
         pos: list[int] = []
         lens: list[int] = []
         for p, a in enumerate(sources):
             row = self.rows.get(a)
-            if row is not None and row.n:
-                keys.append(row.keys[: row.n])
-                vals.append(row.vals[: row.n])
+            if row is not None and row.keys:
+                keys.extend(row.keys)
+                vals.extend(row.vals)
                 pos.append(p)
-                lens.append(row.n)
+                lens.append(len(row.keys))
         if not keys:
             return _EMPTY_I, _EMPTY_F, _EMPTY_I
         where = np.repeat(np.asarray(pos, dtype=np.int64), lens)
-        return np.concatenate(keys), np.concatenate(vals), where
+        return np.frombuffer(keys, dtype=np.int64), np.frombuffer(vals, dtype=np.float64), where
 
     # -- parameters as data ------------------------------------------------------------------------
     def state(self) -> dict[str, npt.NDArray[Any]]:
-        """CSR-like arrays: row ids, row lengths, then all (neighbour, weight) in slot order."""
+        """CSR-like arrays: row ids, row lengths, then all (neighbour, weight) row by row."""
         ids = list(self.rows)
         rows = [self.rows[a] for a in ids]
+        keys, vals, _where = self.gather(ids)
         return {
             "row": np.asarray(ids, dtype=np.int64),
-            "len": np.asarray([r.n for r in rows], dtype=np.int64),
-            "key": np.concatenate([r.keys[: r.n] for r in rows]) if rows else _EMPTY_I.copy(),
-            "val": np.concatenate([r.vals[: r.n] for r in rows]) if rows else _EMPTY_F.copy(),
+            "len": np.asarray([len(r.keys) for r in rows], dtype=np.int64),
+            "key": keys.copy(),
+            "val": vals.copy(),
         }
 
     @classmethod
     def from_state(cls, max_neighbors: int, arrays: dict[str, npt.NDArray[Any]]) -> CoocTable:
         table = cls(max_neighbors)
+        all_keys = np.ascontiguousarray(arrays["key"], dtype=np.int64)
+        all_vals = np.ascontiguousarray(arrays["val"], dtype=np.float64)
         start = 0
         for a, n in zip(arrays["row"].tolist(), arrays["len"].tolist(), strict=True):
-            row = _Row()
-            cls._set(row, arrays["key"][start : start + n], arrays["val"][start : start + n])
-            table.rows[int(a)] = row
+            keys, vals = all_keys[start : start + n], all_vals[start : start + n]
+            order = np.argsort(keys, kind="stable")  # snapshots of the earlier format kept insertion order
+            table.rows[int(a)] = _Row(array("q", keys[order].tobytes()), array("d", vals[order].tobytes()))
             start += n
         return table

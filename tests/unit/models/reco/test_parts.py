@@ -156,3 +156,21 @@ def test_itemknn_is_stale_between_retrainings() -> None:
     assert model.scores("a")[model.catalog.index["3"]] == 0.0
     assert [r.item_id for r in model.recommend("a", 1, exclude={"1", "2"})] == ["3"]  # popularity fill-in
     assert model.recommend("a", 1, exclude={"1", "2"})[0].reason == "popular now"
+
+
+def test_cooc_rows_read_out_never_pin_the_table() -> None:
+    """What `row` and `gather` hand out are copies: holding them does not stop later bumps (a view
+    of a row's buffer would make the next insert raise BufferError)."""
+    t = CoocTable(max_neighbors=2)
+    for b in (5, 3, 9):
+        t.bump(0, b, 1.0)
+    keys, vals = t.row(0)
+    gathered = t.gather([0])
+    for b in range(10, 20):  # inserts, and a prune past 2 * max_neighbors
+        t.bump(0, b, 0.5)
+    t.bump(0, 3, 2.0)
+    assert keys.tolist() == [3, 5, 9] and vals.tolist() == [1.0, 1.0, 1.0]
+    assert gathered[0].tolist() == [3, 5, 9]
+    # Each prune kept the two heaviest (3 and 5 beat 9, their equal, on id); rows stay in id order.
+    assert t.row(0)[0].tolist() == [3, 5, 18, 19]
+    assert t.get(0, 3) == 3.0 and t.get(0, 19) == 0.5 and t.get(0, 9) == 0.0

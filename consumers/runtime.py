@@ -35,12 +35,14 @@ from consumers.checkpoint import Checkpoint, Polled, TopicPartition, Undecodable
 from consumers.deadletter import DeadLetterSink
 from consumers.processor import Processor, Record
 from events import DEFAULT_LIMITS, DecodeError, Limits, decode
+from infra.memory import trim_heap
 from infra.sqlite import connect_writer, transaction, write_status
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 10.0
 HEARTBEAT_S = 2.0
+TRIM_HEAP_EVERY_S = 60.0
 UNREACHABLE_AFTER_S = 2.0  # how long no broker must answer before the heartbeat says so
 COMMIT_TIMEOUT_MS = 5_000  # a commit while the broker is away must not hold the loop (and its heartbeat) long
 
@@ -133,6 +135,7 @@ class ConsumerLoop:
         self._beat_at = 0.0
         self._backoff = 0.0
         self._unreachable_since: float | None = None
+        self._trimmed_at = time.monotonic()
         self.dead_letter = DeadLetterSink(bootstrap, topic_prefix)
         self._bootstrap = bootstrap
         self._client_id = client_id or f"shopstream-{processor.group}"
@@ -235,6 +238,7 @@ class ConsumerLoop:
                 self._process(polled)
                 if on_batch is not None:
                     on_batch(self.stats)
+                self._maybe_trim_heap()
         finally:
             self.close()
         return self.stats
@@ -251,6 +255,7 @@ class ConsumerLoop:
         except Exception:
             self.stats.hook_errors += 1
             log.exception("%s: on_idle failed; the stream goes on", self.processor.group)
+        self._maybe_trim_heap()
         problem = self._kafka_unreachable()
         # Between reconnect attempts a connection is down for a moment while the broker is fine:
         # say "retrying" only once the broker has stayed out of reach for a while.
@@ -262,6 +267,14 @@ class ConsumerLoop:
         lasting = self._unreachable_since is not None and now - self._unreachable_since >= UNREACHABLE_AFTER_S
         confirmed = problem if lasting else None
         self._heartbeat("retrying" if confirmed else "running", error=confirmed)
+
+    def _maybe_trim_heap(self) -> None:
+        """Now and then give freed heap pages back: batches allocate and drop arrays of every
+        size, and glibc would otherwise keep the high-water mark resident for good."""
+        now = time.monotonic()
+        if now - self._trimmed_at >= TRIM_HEAP_EVERY_S:
+            self._trimmed_at = now
+            trim_heap()
 
     def _kafka_unreachable(self) -> str | None:
         """Why the broker cannot be reached now, if it cannot: an empty poll alone does not say

@@ -280,9 +280,9 @@ class ConsumerLoop:
         """Why the broker cannot be reached now, if it cannot: an empty poll alone does not say
         whether there is nothing new or no broker. Reads the pinned kafka-python client's state
         (private attributes, so read defensively): the group coordinator is unknown, or the client
-        holds no live connection to any broker. An idle consumer keeps its fetch connection open,
-        so the second stays true through an outage even while the client's coordinator bookkeeping
-        has not noticed it yet (it notices only between reconnect attempts)."""
+        holds no live connection to any broker. The second is the one to rely on: a healthy idle
+        consumer keeps its fetch connection open, and during an outage it has none, while the
+        coordinator bookkeeping notices only now and then (between reconnect attempts)."""
         consumer = self._consumer
         try:
             coordinator = getattr(consumer, "_coordinator", None)

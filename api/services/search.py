@@ -9,6 +9,7 @@ personalisation, stock order -- is `models.search.rank`; every query to SQLite i
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,13 +46,16 @@ class SearchResult:
     took_ms: float
 
 
+_BAND_LABELS = [f"{lo:g}-{hi:g}" for lo, hi in zip((0.0, *DEFAULT_PRICE_BANDS), DEFAULT_PRICE_BANDS, strict=False)]
+_BAND_LABELS.append(f"{DEFAULT_PRICE_BANDS[-1]:g}+" if DEFAULT_PRICE_BANDS else "0+")
+
+
 def price_band_label(price: float) -> str:
-    lower = 0.0
-    for upper in DEFAULT_PRICE_BANDS:
-        if price < upper:
-            return f"{lower:g}-{upper:g}"
-        lower = upper
-    return f"{lower:g}+"
+    """
+    >>> price_band_label(0.5), price_band_label(DEFAULT_PRICE_BANDS[0]), price_band_label(1e9)[-1]
+    ('0-10', '10-25', '+')
+    """
+    return _BAND_LABELS[bisect_right(DEFAULT_PRICE_BANDS, price)]
 
 
 def _facets(products: Sequence[store.Candidate], top: int = 15) -> dict[str, list[dict[str, Any]]]:

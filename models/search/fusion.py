@@ -172,15 +172,19 @@ def weighted_sum_fusion(
         weight = 1.0 if weights is None else float(weights.get(name, 0.0))
         items = _dedupe(lst)
         normed = _NORMALIZERS[methods[name]]([s for _, s in items])
+        k_score, k_rank, k_norm, k_contrib = f"{name}_score", f"{name}_rank", f"{name}_norm", f"{name}_contrib"
         for rank, ((doc_id, raw), nv) in enumerate(zip(items, normed, strict=True), start=1):
             contrib = weight * nv
             scores[doc_id] = scores.get(doc_id, 0.0) + contrib
-            p = parts.setdefault(doc_id, {})
-            p[f"{name}_score"] = raw
-            p[f"{name}_rank"] = rank
-            p[f"{name}_norm"] = nv
-            p[f"{name}_contrib"] = contrib
-            best_rank[doc_id] = min(best_rank.get(doc_id, rank), rank)
+            p = parts.get(doc_id)
+            if p is None:
+                p = parts[doc_id] = {}
+            p[k_score] = raw
+            p[k_rank] = rank
+            p[k_norm] = nv
+            p[k_contrib] = contrib
+            if rank < best_rank.get(doc_id, rank + 1):
+                best_rank[doc_id] = rank
     return _finish(scores, parts, best_rank, limit)
 
 

@@ -88,6 +88,8 @@ class RankedHit:
 
 def qualified(leg: Ranked, candidates: Mapping[int, Candidate], filters: Filters, n: int) -> list[tuple[int, float]]:
     """The first ``n`` entries of a leg whose product exists and passes the filters."""
+    if filters.empty:  # most searches: only existence to check
+        return [(d, s) for d, s in leg if d in candidates][:n]
     return [(d, s) for d, s in leg if d in candidates and filters.matches(candidates[d])][:n]
 
 
@@ -116,7 +118,7 @@ def rank(
     vector = qualified(vector, candidates, filters, n)
     if bm25 and vector:
         fused = fuse(bm25, vector, method=fusion, bm25_weight=bm25_weight, normalization=normalization)
-        hits = [RankedHit(h.id, h.score, dict(h.parts)) for h in fused]
+        hits = [RankedHit(h.id, h.score, h.parts) for h in fused]  # each hit's parts are its own
     else:
         label = "bm25" if bm25 else "vector"
         only = bm25 or vector

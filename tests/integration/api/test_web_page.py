@@ -86,6 +86,12 @@ class Chromium:
             self.call(f"{domain}.enable", session=True)
         self.call("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=True)
+        # A browser's first text layout on a fresh machine waits for its font set-up: pay that here,
+        # once, not inside the first page load a test times.
+        self.call("Runtime.evaluate", {
+            "expression": "document.body.innerHTML = '<p style=\"font: 16px sans-serif\">warm-up</p>';"
+                          " document.body.offsetHeight; document.fonts.ready.then(() => true)",
+            "awaitPromise": True, "returnByValue": True}, session=True, timeout_s=120)
 
     def _read(self) -> None:
         buf = b""

@@ -1,7 +1,7 @@
 """Incremental item-to-item co-occurrence counts, one sparse row per item.
 
 Each row keeps its neighbours sorted in two flat C arrays (``array('q')`` keys, ``array('d')``
-weights): 16 bytes a pair, where a dict from neighbour to slot cost about 90 more. The table is
+weights): 16 bytes a pair, where a dict from neighbour to slot cost about 75 more. The table is
 held by the learner and by every API worker, and grows with the catalogue, so its size per pair
 is what a long-running process's memory grows by. Finding a pair is a binary search (``bisect``,
 in C), adding one a short ``memmove``. A row that grows past ``2 * max_neighbors`` is pruned to

@@ -63,9 +63,13 @@ class Settings(BaseSettings):
     # as it grows), hashing needs no fit, MiniLM needs `make semantic`.
     embedder: str = Field(default="wordllama", pattern="^(wordllama|lsa|hashing|minilm)$")
     embed_dims: int = Field(default=256, ge=8, le=1024)
-    hnsw_threshold: int = Field(default=50_000, ge=0)  # exact search below, HNSW above
-    hnsw_m: int = Field(default=32, ge=4, le=128)
-    hnsw_ef_search: int = Field(default=128, ge=8, le=4096)
+    # Exact search up to `ivf_threshold` products, then an inverted file (models/index): `ivf_nlist`
+    # lists, `ivf_nprobe` scanned a query, vectors stored as `vector_storage` (chosen by
+    # `shopstream bench --only scale`: recall@10 0.999 at a million products, 256 MB of vectors).
+    ivf_threshold: int = Field(default=50_000, ge=0)
+    ivf_nlist: int = Field(default=1024, ge=1, le=65_536)
+    ivf_nprobe: int = Field(default=32, ge=1, le=65_536)
+    vector_storage: Literal["sq8", "fp16", "float"] = "sq8"
     refit_growth: float = Field(default=2.0, gt=1.0)  # refit the embedder when the catalogue grew this much
     refit_min_products: int = Field(default=200, ge=1)
     snapshot_interval_s: float = Field(default=30.0, gt=0)
@@ -152,7 +156,8 @@ class Settings(BaseSettings):
 
     def vector_index_params(self) -> dict[str, Any]:
         """The FAISS index's layout parameters (`models.index.VectorIndex` keyword arguments)."""
-        return {"hnsw_threshold": self.hnsw_threshold, "hnsw_m": self.hnsw_m, "ef_search": self.hnsw_ef_search}
+        return {"ivf_threshold": self.ivf_threshold, "nlist": self.ivf_nlist, "nprobe": self.ivf_nprobe,
+                "storage": self.vector_storage}
 
     def snapshot_dir(self, group: str) -> Path:
         return self.state_dir / "snapshots" / group

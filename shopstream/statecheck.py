@@ -26,8 +26,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from infra.config import CONSUMER_GROUPS, Settings
 from infra.sqlite import connect_reader, load_offsets, read_counters
 
@@ -152,11 +150,7 @@ def _stale_vectors(live: Any, rows: list[Any], chunk: int = 512) -> int:
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
         want = live.embedder.transform([r.embed_text() for r in part])
-        have = live.index.get_vectors([r.doc_id for r in part])
-        # Tolerant comparison: the same text through the same embedder, maybe another BLAS kernel.
-        close = np.isclose(np.asarray(have, dtype=np.float64), np.asarray(want, dtype=np.float64),
-                           rtol=1e-3, atol=1e-4).all(axis=1)
-        stale += int((~close).sum())
+        stale += int((~live.index.holds([r.doc_id for r in part], want)).sum())
     return stale
 
 

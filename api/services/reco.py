@@ -66,7 +66,7 @@ class RecoService:
 
     def _load_latest(self) -> LiveModel | None:
         s = self.settings
-        return LiveModel.load_latest(self.snapshot_dir, hnsw_threshold=s.hnsw_threshold, ef_search=s.hnsw_ef_search)
+        return LiveModel.load_latest(self.snapshot_dir, **s.vector_index_params())
 
     def refresh(self) -> None:
         """Swap in a newer snapshot if there is one; apply the log entries since."""

@@ -62,7 +62,7 @@ class CatalogProcessor(Processor):
         self.embedder: Embedder | None = None
         self.live: LiveIndex | None = None  # the indexer's (set in setup before it starts)
         self.fitted_on = 0  # catalogue size when the embedder was fitted
-        self.last_snapshot = 0.0
+        self.last_snapshot = float("-inf")  # the first batch is saved at once (monotonic may start near 0)
         self.dirty = False
         self.index_errors = 0
         self._wake = threading.Event()
@@ -199,7 +199,7 @@ class CatalogProcessor(Processor):
             self.live, self.dirty = live, True
             self._snapshot(conn)
         self.embedder = live.embedder  # new batches embed with it now that its snapshot exists
-        self.last_snapshot = 0.0  # and the next snapshot covers the batches embedded before this line
+        self.last_snapshot = float("-inf")  # and the next snapshot covers the batches embedded before this line
 
     def _snapshot(self, conn: sqlite3.Connection) -> None:
         assert self.live is not None and self.conn is not None

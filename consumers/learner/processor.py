@@ -56,19 +56,18 @@ class LearnerProcessor(Processor):
         policy = settings.reco_exclude
         self.pq = {name: Prequential(k=10, name=name, policy=policy) for name in ("model", "popularity")}
         self.evaluated_seq = 0
-        self.last_snapshot = 0.0  # the first trained batch is saved at once
+        self.last_snapshot = float("-inf")  # the first trained batch is saved at once (monotonic may start near 0)
         self.trained_since_snapshot = 0
 
     def _new_model(self) -> LiveModel:
         s = self.settings
-        return LiveModel.new(hnsw_threshold=s.hnsw_threshold, ef_search=s.hnsw_ef_search)
+        return LiveModel.new(**s.vector_index_params())
 
     def setup(self, conn: sqlite3.Connection) -> None:
         s = self.settings
         learner_log.setup(conn)
         self.conn = conn
-        self.live = (LiveModel.load_latest(self.snapshots, hnsw_threshold=s.hnsw_threshold, ef_search=s.hnsw_ef_search)
-                     or self._new_model())
+        self.live = LiveModel.load_latest(self.snapshots, **s.vector_index_params()) or self._new_model()
         # Restore the evaluators: each user's items as of the model's position, and the totals.
         history = learner_log.history(conn, self.live.seq)
         saved = learner_log.load_prequential(conn)

@@ -1,9 +1,9 @@
-"""FAISS vector index: flat while small, HNSW by size, tombstones and rebuilds.
+"""FAISS vector index: exact while small, an inverted file (8-bit vectors by default) by size.
 
-Its files (FAISS's own format, and numpy labels for HNSW) are written into versioned snapshots by
-the catalog read model (``readmodels.catalog.live_index``) through ``infra.snapshots``.
+Its file (FAISS's own format) is written into versioned snapshots by the catalog read model
+(``readmodels.catalog.live_index``) through ``infra.snapshots``.
 """
 
-from models.index.vector_index import IndexKind, VectorIndex
+from models.index.vector_index import IndexKind, Storage, VectorIndex
 
-__all__ = ["IndexKind", "VectorIndex"]
+__all__ = ["IndexKind", "Storage", "VectorIndex"]

@@ -14,7 +14,7 @@ vector and can be recommended, and removes it when the item is delisted or goes 
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -111,7 +111,8 @@ class BruteForceContent:
 
 
 class FaissContent:
-    """The same contract over a FAISS index (exact while small, HNSW when large): for big catalogues.
+    """The same contract over a FAISS index (exact while small, an inverted file when large): for big
+    catalogues. ``index_params`` are `models.index.VectorIndex` keyword arguments.
 
     >>> index = FaissContent(dim=2)
     >>> index.add("a", np.array([1.0, 0.0], dtype=np.float32))
@@ -122,11 +123,11 @@ class FaissContent:
     1
     """
 
-    def __init__(self, dim: int, hnsw_threshold: int = 50_000, ef_search: int = 128) -> None:
+    def __init__(self, dim: int, **index_params: Any) -> None:
         from models.index import VectorIndex
 
         self.dim = dim
-        self._index = VectorIndex(dim, hnsw_threshold=hnsw_threshold, ef_search=ef_search)
+        self._index = VectorIndex(dim, **index_params)
         self._key_of: dict[str, int] = {}
         self._id_of: list[str] = []
 

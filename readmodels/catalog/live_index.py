@@ -4,7 +4,7 @@ current from SQLite.
 Both the `catalog` consumer (which writes snapshots) and the API (which reads them) hold one: they
 load the newest snapshot, then `catch_up` applies the products changed after the snapshot's `seq`.
 So a new product is searchable long before the next snapshot. Snapshots go through
-`infra.snapshots` (FAISS's own format, numpy labels, the embedder's arrays; never pickle), with
+`infra.snapshots` (FAISS's own format and the embedder's arrays; never pickle), with
 the Kafka offsets and the change `seq` they include.
 
 Embedding happens once per product change, in the `catalog` consumer, which stores each vector in
@@ -40,7 +40,9 @@ from readmodels.catalog.store import IndexChange
 log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "index"
-SNAPSHOT_FORMAT = "shopstream.catalog-index/1"
+# /2: an inverted file replaced HNSW (no labels file); a /1 snapshot is refused and the consumer
+# rebuilds its index from the vectors stored in SQLite.
+SNAPSHOT_FORMAT = "shopstream.catalog-index/2"
 
 
 class LiveIndex:
@@ -70,14 +72,12 @@ class LiveIndex:
              checks: dict[str, int] | None = None) -> int:
         """Write a snapshot with the Kafka offsets and the change `seq` it includes; its version.
         `checks` (the invariant's figures when it was taken) are stored in its meta."""
-        raw, labels = self.index.export()
+        raw = self.index.export()
         arrays, embedder_meta = self.embedder.state()
         writers: dict[str, Any] = {
             "faiss": lambda p: faiss.write_index(raw, str(p)),
             "embedder.npz": lambda p: _write_npz(p, arrays),
         }
-        if labels is not None:
-            writers["labels.npy"] = lambda p: _write_npy(p, labels)
         meta = {
             "format": SNAPSHOT_FORMAT, "seq": self.seq, "offsets": offsets, "count": len(self.index),
             "dim": self.index.dim, "index_kind": self.index.kind, "index_settings": self.index.settings(),
@@ -94,8 +94,7 @@ class LiveIndex:
             raise ValueError(f"{info.path}: not a {SNAPSHOT_FORMAT} snapshot")
         with np.load(info.file("embedder.npz"), allow_pickle=False) as data:
             embedder = Embedder.from_state({k: data[k] for k in data.files}, meta["embedder"])
-        labels = np.load(info.file("labels.npy"), allow_pickle=False) if "labels.npy" in info.files else None
-        index = VectorIndex.from_export(faiss.read_index(str(info.file("faiss"))), labels, **meta["index_settings"])
+        index = VectorIndex.from_export(faiss.read_index(str(info.file("faiss"))), **meta["index_settings"])
         if index.dim != embedder.dim or len(index) != int(meta["count"]):
             raise ValueError(f"{info.path}: the index does not match its sidecar")
         return cls(embedder, index, int(meta["seq"]), info.version)
@@ -184,10 +183,6 @@ def _write_npz(path: Path, arrays: dict[str, Any]) -> None:
     with path.open("wb") as f:
         np.savez(f, **arrays)
 
-
-def _write_npy(path: Path, array: Any) -> None:
-    with path.open("wb") as f:
-        np.save(f, array, allow_pickle=False)
 
 
 def embed_and_store(conn: sqlite3.Connection, embedder: Embedder, written: Sequence[store.Written]) -> int:

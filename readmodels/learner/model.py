@@ -33,9 +33,11 @@ class LiveModel:
         self.meta: dict[str, Any] = meta or {}
 
     @classmethod
-    def new(cls, config: OnlineConfig | None = None, hnsw_threshold: int = 50_000, ef_search: int = 128) -> LiveModel:
+    def new(cls, config: OnlineConfig | None = None, **index_params: Any) -> LiveModel:
+        """A model that has learned nothing; `index_params` lay out its content index (`VectorIndex`)."""
+
         def content(dim: int) -> FaissContent:
-            return FaissContent(dim, hnsw_threshold=hnsw_threshold, ef_search=ef_search)
+            return FaissContent(dim, **index_params)
 
         return cls(OnlineRecommender(config or OnlineConfig(), content_factory=content))
 
@@ -89,7 +91,7 @@ class LiveModel:
         return info.version
 
     @classmethod
-    def from_snapshot(cls, info: SnapshotInfo, hnsw_threshold: int = 50_000, ef_search: int = 128) -> LiveModel:
+    def from_snapshot(cls, info: SnapshotInfo, **index_params: Any) -> LiveModel:
         if info.meta.get("format") != SNAPSHOT_FORMAT:
             raise ValueError(f"{info.path}: not a {SNAPSHOT_FORMAT} snapshot")
         state = json.loads(info.file("state.json").read_text())
@@ -97,16 +99,16 @@ class LiveModel:
             arrays = {k: data[k] for k in data.files}
 
         def content(dim: int) -> FaissContent:
-            return FaissContent(dim, hnsw_threshold=hnsw_threshold, ef_search=ef_search)
+            return FaissContent(dim, **index_params)
 
         model = OnlineRecommender.from_state(state, arrays, content_factory=content)
         meta = {**info.meta, "version": info.version, "created_at": info.created_at}
         return cls(model, int(info.meta["seq"]), info.version, meta)
 
     @classmethod
-    def load_latest(cls, directory: Path, **content_params: Any) -> LiveModel | None:
+    def load_latest(cls, directory: Path, **index_params: Any) -> LiveModel | None:
         return SnapshotStore(directory, SNAPSHOT_NAME).load_latest(
-            lambda info: cls.from_snapshot(info, **content_params))
+            lambda info: cls.from_snapshot(info, **index_params))
 
 
 def _write_npz(path: Path, arrays: dict[str, Any]) -> None:

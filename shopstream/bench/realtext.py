@@ -3,7 +3,7 @@
 Two suites, built with the project's pure parts only (no Kafka, no SQLite): the keyword leg is
 :class:`models.search.bm25.BM25Index` over :func:`models.text.analyzed_text` fields, the vector leg
 an :class:`models.embed.Embedder` with exact inner-product search (what FAISS's flat index returns
-below the HNSW threshold), fused with :func:`models.search.fuse` as ``/search`` does.
+below the inverted-file threshold), fused with :func:`models.search.fuse` as ``/search`` does.
 
 **Real-text suite** (:func:`build_realtext_suites`) from MovieLens ``ml-latest-small``
 (``movies.csv``, ``tags.csv``; GroupLens licence: research use, no commercial use, no implied

@@ -35,10 +35,10 @@ def _put(conn, n, start=0, t=1.0):
             )
 
 
-@pytest.mark.parametrize("hnsw_threshold", [50_000, 10])
-def test_snapshot_roundtrip(tmp_path, conn, hnsw_threshold):
+@pytest.mark.parametrize("ivf_threshold", [50_000, 10])
+def test_snapshot_roundtrip(tmp_path, conn, ivf_threshold):
     _put(conn, 40)
-    live = rebuild(conn, "hashing", DIM, hnsw_threshold=hnsw_threshold)
+    live = rebuild(conn, "hashing", DIM, ivf_threshold=ivf_threshold)
     with transaction(conn):
         store.remove_product(conn, "p3", 2.0, None)
     live.catch_up(conn)
@@ -46,7 +46,7 @@ def test_snapshot_roundtrip(tmp_path, conn, hnsw_threshold):
     loaded = LiveIndex.load_latest(tmp_path / "snaps")
     assert loaded is not None and loaded.snapshot_version == version == 1
     assert loaded.seq == live.seq and loaded.embedder.version == live.embedder.version
-    assert loaded.index.kind == live.index.kind == ("hnsw" if hnsw_threshold == 10 else "flat")
+    assert loaded.index.kind == live.index.kind == ("ivf" if ivf_threshold == 10 else "flat")
     assert loaded.index.ids().tolist() == live.index.ids().tolist()
     assert loaded.search("kettle", 3) == live.search("kettle", 3)
     meta = json.loads(next((tmp_path / "snaps").glob("index-*.json")).read_text())["meta"]

@@ -23,6 +23,10 @@ CREATE INDEX IF NOT EXISTS products_category ON products (category COLLATE NOCAS
 CREATE INDEX IF NOT EXISTS products_top_category ON products (top_category COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS products_brand ON products (brand COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS products_price ON products (price_cents);
+-- Browsing (no searchable word): live products in stock first, newest first, read in index order
+-- (a million products: 0.4 ms instead of a 750 ms sort of every row). Partial, on purpose: with
+-- `removed` as a column, the planner chose it over the primary key for `doc_id IN (...) AND removed = 0`.
+CREATE INDEX IF NOT EXISTS products_browse ON products (stock > 0, updated_at) WHERE removed = 0;
 
 -- Each live product's embedding, written by the `catalog` consumer in the same transaction as its
 -- row, so that readers (the API, a rebuild) index it without embedding anything. `embedder` is the

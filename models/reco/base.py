@@ -105,15 +105,25 @@ def top_k_indices(scores: FloatArray, k: int) -> IntArray:
     [1, 4, 0]
     """
     finite = np.flatnonzero(np.isfinite(scores))
-    if k <= 0 or finite.size == 0:
+    return top_k_among(finite, scores[finite], k)
+
+
+def top_k_among(indices: IntArray, vals: FloatArray, k: int) -> IntArray:
+    """:func:`top_k_indices` of a sparse set of finite scores: ``vals[i]`` is the score of index
+    ``indices[i]``. The answer depends only on the (index, score) pairs, so a caller that knows
+    which few entries are candidates skips building and scanning a dense array of -inf.
+
+    >>> top_k_among(np.array([1, 4, 0]), np.array([2.0, 1.0, 0.5]), 2).tolist()
+    [1, 4]
+    """
+    if k <= 0 or indices.size == 0:
         return np.empty(0, dtype=np.int64)
-    vals = scores[finite]
-    if finite.size > k:
-        threshold = np.partition(vals, finite.size - k)[finite.size - k]
+    if indices.size > k:
+        threshold = np.partition(vals, indices.size - k)[indices.size - k]
         keep = vals >= threshold
-        finite, vals = finite[keep], vals[keep]
-    order = np.lexsort((finite, -vals))[:k]
-    return finite[order].astype(np.int64, copy=False)
+        indices, vals = indices[keep], vals[keep]
+    order = np.lexsort((indices, -vals))[:k]
+    return indices[order].astype(np.int64, copy=False)
 
 
 class ItemCatalog:

@@ -150,4 +150,6 @@ class FaissContent:
         if k <= 0 or len(self._index) == 0:
             return []
         ids, scores = self._index.search(np.asarray(vector, dtype=np.float32), k)
-        return [(self._id_of[int(i)], float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
+        id_of = self._id_of
+        # One tolist() each rather than an int() and a float() per hit (the same values)
+        return [(id_of[i], s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i >= 0]

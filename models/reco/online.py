@@ -66,6 +66,7 @@ from models.reco.base import (
     ItemCatalog,
     Recommendation,
     Recommender,
+    top_k_among,
     top_k_indices,
 )
 from models.reco.content import BruteForceContent, ContentCandidates
@@ -179,6 +180,13 @@ class _User:
         self.items: set[int] = set()
 
 
+# Read-only placeholders of an incomplete context (shared: a context is built per event).
+_NO_SCORES: FloatArray = np.zeros(0)
+_NO_SHARES: FloatArray = np.zeros(1)
+_NO_SCORES.flags.writeable = False
+_NO_SHARES.flags.writeable = False
+
+
 @dataclass
 class _Context:
     """What candidate generation and feature building need to know about one user, once."""
@@ -187,15 +195,13 @@ class _Context:
     sources: list[int]  # the user's most recent distinct items, newest first
     source_weight: FloatArray
     cooc: FloatArray
-    best_src: IntArray | None  # only when asked for reasons
     profile: npt.NDArray[np.float32] | None
     # filled in by OnlineRecommender._complete (training skips it when it can)
     complete: bool = False
-    bought: FloatArray = field(default_factory=lambda: np.zeros(0))
-    best_bought_src: IntArray | None = None
+    bought: FloatArray = field(default_factory=lambda: _NO_SCORES)
     last_vec: npt.NDArray[np.float32] | None = None
-    cat_share: FloatArray = field(default_factory=lambda: np.zeros(1))
-    brand_share: FloatArray = field(default_factory=lambda: np.zeros(1))
+    cat_share: FloatArray = field(default_factory=lambda: _NO_SHARES)
+    brand_share: FloatArray = field(default_factory=lambda: _NO_SHARES)
     price_band: tuple[float, float] | None = None
     top_category: int = -1
 
@@ -225,8 +231,15 @@ class OnlineRecommender(Recommender):
         self._user_rate = math.log(2.0) / cfg.user_half_life
         self._age_rates = -math.log(2.0) / np.array([cfg.freshness_half_life, cfg.trend_half_life])
         self._count = np.zeros(1024, dtype=np.float64)
+        # sqrt(max(count, 1)) per item, the normaliser of co-occurrence scores: kept up to date by
+        # _update_state (one item a step) instead of recomputed over every gathered pair per event
+        self._sqrt_count = np.ones(1024, dtype=np.float64)
         self._last_seen = np.full(1024, np.nan, dtype=np.float64)
         self._count_max = 0.0
+        # decay ** r of the r-th most recent source item, one array per number of sources (each
+        # computed exactly as a per-event `decay ** arange(n)` would be)
+        self._recency = [cfg.cooc_recency_decay ** np.arange(n, dtype=np.float64)
+                         for n in range(cfg.cooc_query_items + 1)]
         self.users: dict[str, _User] = {}
         self.cooc = CoocTable(cfg.max_neighbors)
         self.bought = CoocTable(cfg.max_neighbors)
@@ -257,7 +270,9 @@ class OnlineRecommender(Recommender):
             count[: self._count.shape[0]] = self._count
             last = np.full(cap, np.nan, dtype=np.float64)
             last[: self._last_seen.shape[0]] = self._last_seen
-            self._count, self._last_seen = count, last
+            sqrt_count = np.ones(cap, dtype=np.float64)
+            sqrt_count[: self._sqrt_count.shape[0]] = self._sqrt_count
+            self._count, self._last_seen, self._sqrt_count = count, last, sqrt_count
 
     def _item_changed(self, idx: int) -> None:
         cat = self.catalog
@@ -298,8 +313,10 @@ class OnlineRecommender(Recommender):
 
     def _update_state(self, x: Interaction, idx: int) -> None:
         # item-side state
-        self._count[idx] += 1.0
-        self._count_max = max(self._count_max, float(self._count[idx]))
+        count = float(self._count[idx]) + 1.0
+        self._count[idx] = count
+        self._sqrt_count[idx] = math.sqrt(count)  # count >= 1 here: sqrt(max(count, 1))
+        self._count_max = max(self._count_max, count)
         self.trend.add(idx, x.weight, x.ts)
         if not self._last_seen[idx] >= x.ts:
             self._last_seen[idx] = x.ts
@@ -315,18 +332,23 @@ class OnlineRecommender(Recommender):
         self.events_seen += 1
 
     def _update_cooc(self, user: _User, idx: int, is_order: bool, session: str | None) -> None:
-        cfg = self.config
+        cross = self.config.cross_session_weight
         seen: set[int] = {idx}
+        pairs: list[int] = []
+        weights: list[float] = []
+        bought: list[int] = []
         for j, _, j_order, j_session in reversed(user.recent):
             if j in seen:
                 continue
             seen.add(j)
-            w = 1.0 if session is not None and j_session == session else cfg.cross_session_weight
-            self.cooc.bump(idx, j, w)
-            self.cooc.bump(j, idx, w)
+            pairs.append(j)
+            weights.append(1.0 if session is not None and j_session == session else cross)
             if is_order and j_order:
-                self.bought.bump(idx, j, 1.0)
-                self.bought.bump(j, idx, 1.0)
+                bought.append(j)
+        # Each row sees its bumps in the order the pairs were found: the two tables are apart
+        self.cooc.bump_pairs(idx, pairs, weights)
+        if bought:
+            self.bought.bump_pairs(idx, bought, [1.0] * len(bought))
 
     def _update_user(self, user: _User, idx: int, x: Interaction, is_order: bool) -> None:
         cat = self.catalog
@@ -380,35 +402,43 @@ class OnlineRecommender(Recommender):
         cat = self.catalog
         n_items = len(cat)
         self._ensure_item_arrays(n_items)
-        ctx = self._context(user, complete=False)
-        n_pool = cfg.content_negative_pool if ctx.profile is not None else 0
+        profile = self._profile_of(user)
+        n_pool = cfg.content_negative_pool if profile is not None else 0
         u = self.rng.random(n_pool + cfg.negatives)
-        # (a) the top co-occurrence candidates, in no particular order
-        co = np.flatnonzero(ctx.cooc)
-        if co.size > cfg.n_cooc_candidates:
-            co = co[np.argpartition(-ctx.cooc[co], cfg.n_cooc_candidates - 1)[: cfg.n_cooc_candidates]]
-        reachable = bool(ctx.cooc[pos] > 0) and pos in co.tolist()
         # (b) the pool's share of the top n_content_candidates of the whole catalog
         content: list[int] = []
-        if n_pool and n_items and ctx.profile is not None:
+        content_reach = False
+        if n_pool and n_items and profile is not None:
             pool = (u[:n_pool] * n_items).astype(np.int64)
             pool = pool[cat.has_vector[pool]]
             if pool.size:
                 m = max(1, min(pool.size, round(pool.size * cfg.n_content_candidates / n_items)))
-                sims = cat.vectors[pool] @ ctx.profile
+                sims = cat.vectors[pool] @ profile
                 top = np.argpartition(-sims, m - 1)[:m]
                 content = pool[top].tolist()
-                if not reachable and cat.has_vector[pos]:
-                    reachable = float(cat.vectors[pos] @ ctx.profile) >= float(sims[top].min())
+                if cat.has_vector[pos]:
+                    content_reach = float(cat.vectors[pos] @ profile) >= float(sims[top].min())
         # (c) trending
         if self._trend_cache.size == 0 and self.trend.max_raw > 0:
             self._refresh_trend_cache()
         trend = self._trend_cache.tolist()
-        if not reachable:
-            reachable = pos in trend
+        trend_reach = pos in trend
+        # (a) the top co-occurrence candidates, in no particular order. About half the positives
+        # are reached by no source and teach nothing: when content and trending miss one and no
+        # recent item's row even holds it, it cannot be a co-occurrence candidate, and the dense
+        # scores (the costly part) are not needed to know it.
+        sources, src_weight = self._sources(user)
+        if (cfg.reachable_positives_only and not content_reach and not trend_reach
+                and not self.cooc.holds_any(sources, pos)):
+            return
+        ctx = _Context(user, sources, src_weight, self._cooc_scores(self.cooc, sources, src_weight), profile)
+        co = np.flatnonzero(ctx.cooc)
+        if co.size > cfg.n_cooc_candidates:
+            co = co[np.argpartition(-ctx.cooc[co], cfg.n_cooc_candidates - 1)[: cfg.n_cooc_candidates]]
+        co_list = co.tolist()
+        reachable = (bool(ctx.cooc[pos] > 0) and pos in co_list) or content_reach or trend_reach
         if not reachable and cfg.reachable_positives_only:
             return
-        co_list = co.tolist()
         n_content = cfg.n_content_candidates if content else 0
         total = len(co_list) + n_content + len(trend)
         if total == 0:
@@ -460,40 +490,43 @@ class OnlineRecommender(Recommender):
         self._fit_pending()
 
     # -- per-user context, candidates and features --------------------------------------------------
-    def _context(self, user: _User, reasons: bool = False, complete: bool = True) -> _Context:
-        """What candidates and features need to know about ``user``; ``complete=False`` stops after
-        the co-occurrence scores and the profile vector (enough to sample training negatives)."""
-        cfg = self.config
+    def _sources(self, user: _User) -> tuple[list[int], FloatArray]:
+        """The user's most recent distinct items, newest first, and their co-occurrence weights."""
+        limit = self.config.cooc_query_items
         sources: list[int] = []
         for j, _, _, _ in reversed(user.recent):
             if j not in sources:
                 sources.append(j)
-                if len(sources) >= cfg.cooc_query_items:
+                if len(sources) >= limit:
                     break
-        src_items = np.asarray(sources, dtype=np.int64)
-        src_weight = cfg.cooc_recency_decay ** np.arange(len(sources), dtype=np.float64)
-        src_weight /= np.sqrt(np.maximum(self._count[src_items], 1.0))
-        cooc, best_src = self._cooc_scores(self.cooc, sources, src_weight, reasons)
-        profile: npt.NDArray[np.float32] | None = None
+        src_weight = self._recency[len(sources)] / self._sqrt_count[sources]
+        return sources, src_weight
+
+    @staticmethod
+    def _profile_of(user: _User) -> npt.NDArray[np.float32] | None:
         norm = math.sqrt(float(user.vec @ user.vec)) if user.vec.size else 0.0
-        if norm > 0:
-            profile = (user.vec / norm).astype(np.float32)
-        ctx = _Context(user, sources, src_weight, cooc, best_src, profile)
-        if complete:
-            self._complete(ctx, reasons)
+        return (user.vec / norm).astype(np.float32) if norm > 0 else None
+
+    def _context(self, user: _User) -> _Context:
+        """What candidates and features need to know about ``user`` (training builds its own from
+        the same parts, and completes it only for the events it learns from)."""
+        sources, src_weight = self._sources(user)
+        ctx = _Context(user, sources, src_weight, self._cooc_scores(self.cooc, sources, src_weight),
+                       self._profile_of(user))
+        self._complete(ctx)
         return ctx
 
-    def _complete(self, ctx: _Context, reasons: bool = False) -> None:
+    def _complete(self, ctx: _Context) -> None:
         cat = self.catalog
         user = ctx.user
-        ctx.bought, ctx.best_bought_src = self._cooc_scores(self.bought, ctx.sources, ctx.source_weight, reasons)
+        ctx.bought = self._cooc_scores(self.bought, ctx.sources, ctx.source_weight)
         if user.recent:
             last = user.recent[-1][0]
             if cat.has_vector[last]:
                 ctx.last_vec = cat.vectors[last]
         ctx.cat_share = self._shares(user.cats, len(cat.categories))
         ctx.brand_share = self._shares(user.brands, len(cat.brands))
-        pw, ps, pq = (float(v) for v in user.price)
+        pw, ps, pq = user.price.tolist()
         if pw > 0:
             mu = ps / pw
             var = max(pq / pw - mu * mu, 0.0)
@@ -502,26 +535,29 @@ class OnlineRecommender(Recommender):
             ctx.top_category = max(user.cats.items(), key=lambda kv: kv[1])[0]
         ctx.complete = True
 
-    def _cooc_scores(
-        self, table: CoocTable, sources: list[int], src_weight: FloatArray, reasons: bool
-    ) -> tuple[FloatArray, IntArray | None]:
-        """Dense co-occurrence score of every item against the user's recent items and, with
-        ``reasons``, which recent item contributed most to each."""
+    def _cooc_scores(self, table: CoocTable, sources: list[int], src_weight: FloatArray) -> FloatArray:
+        """Dense co-occurrence score of every item against the user's recent items."""
         n = len(self.catalog)
-        keys, vals, pos = table.gather(sources)
+        keys, vals, weights = table.gather_weighted(sources, src_weight)
         if not keys.size:
-            return np.zeros(n, dtype=np.float64), None
-        contrib = src_weight[pos] * vals / np.sqrt(np.maximum(self._count[keys], 1.0))
+            return np.zeros(n, dtype=np.float64)
+        contrib = weights * vals / self._sqrt_count[keys]
         acc: FloatArray = np.bincount(keys, weights=contrib, minlength=n).astype(np.float64, copy=False)
-        if not reasons:
-            return acc, None
-        best = np.full(n, -1, dtype=np.int64)
-        order = np.lexsort((-contrib, keys))
-        k_sorted = keys[order]
-        first = np.ones(k_sorted.size, dtype=np.bool_)
-        first[1:] = k_sorted[1:] != k_sorted[:-1]
-        best[k_sorted[first]] = np.asarray(sources, dtype=np.int64)[pos[order][first]]
-        return acc, best
+        return acc
+
+    def _best_source(self, table: CoocTable, ctx: _Context, item: int) -> int:
+        """The recent item that contributed most to ``item``'s score in ``table`` (the newest of
+        equals), -1 if none did: a reason's "with ...", worked out only for the items shown with one.
+        The same products and divisions as :meth:`_cooc_scores`, so the same comparisons."""
+        best, best_contrib = -1, 0.0
+        norm = float(self._sqrt_count[item])
+        for src, w in zip(ctx.sources, ctx.source_weight.tolist(), strict=True):
+            val = table.get_or_none(src, item)
+            if val is not None:
+                contrib = w * val / norm
+                if best < 0 or contrib > best_contrib:
+                    best, best_contrib = src, contrib
+        return best
 
     @staticmethod
     def _shares(weights: dict[int, float], size: int) -> FloatArray:
@@ -558,12 +594,19 @@ class OnlineRecommender(Recommender):
             if content.size:
                 content = content[mask[content]]
             parts.append(content[:want])
-        trend = self._trending_scores(mask)
-        parts.append(top_k_indices(trend, max(cfg.n_trending_candidates, k)))
+        # Trending, overall and in the user's top category: the items _trending_scores leaves finite
+        raw = self.trend.raw(len(self.catalog))
+        trending = np.flatnonzero(mask & (raw > 0) & np.isfinite(raw))
+        trend = raw[trending]
+        parts.append(top_k_among(trending, trend, max(cfg.n_trending_candidates, k)))
         if ctx.top_category >= 0 and cfg.n_category_trending:
-            trend[self.catalog.category != ctx.top_category] = -np.inf
-            parts.append(top_k_indices(trend, cfg.n_category_trending))
-        return np.unique(np.concatenate(parts))
+            in_top = self.catalog.category[trending] == ctx.top_category
+            parts.append(top_k_among(trending[in_top], trend[in_top], cfg.n_category_trending))
+        # The union, sorted: a flag per catalog item (np.unique would sort the concatenation)
+        union = np.zeros(len(self.catalog), dtype=np.bool_)
+        for part in parts:
+            union[part] = True
+        return np.flatnonzero(union)
 
     def _features(self, ctx: _Context | None, items: IntArray) -> FloatArray:
         cat = self.catalog
@@ -610,8 +653,11 @@ class OnlineRecommender(Recommender):
             fit = np.exp(-0.5 * z * z)
             fit[np.isnan(fit)] = 0.0
             out[:, F_INDEX["price_fit"]] = fit
-        if ctx.user.items:
-            out[:, F_INDEX["seen"]] = [i in ctx.user.items for i in items.tolist()]
+        owned = ctx.user.items
+        if owned:
+            seen = np.zeros(len(cat), dtype=np.bool_)
+            seen[np.fromiter(owned, dtype=np.int64, count=len(owned))] = True
+            out[:, F_INDEX["seen"]] = seen[items]
         return out
 
     def weights(self) -> tuple[FloatArray, float]:
@@ -637,19 +683,19 @@ class OnlineRecommender(Recommender):
             trend = self._trending_scores(mask)
             f = self.trend.factor_at(self.clock if self.clock is not None else 0.0)
             return [Recommendation(ids[i], float(trend[i] * f), "popular now") for i in top_k_indices(trend, k)]
-        ctx = self._context(user, reasons=True)
+        ctx = self._context(user)
         cands = self._warm_candidates(ctx, mask, k)
         if cands.size == 0:
             return []
         x = self._features(ctx, cands)
         w, b = self.weights()
         scores = x @ w + b
-        top = top_k_indices(scores, k).tolist()
-        out: list[Recommendation] = []
-        for t in top:
-            item = int(cands[t])
-            out.append(Recommendation(ids[item], float(scores[t]), self._reason(ctx, item, x[t] * w)))
-        new = self._new_item_for(ctx, mask, [int(cands[t]) for t in top])
+        top = top_k_indices(scores, k)
+        items = cands[top].tolist()
+        groups = _reason_groups(x[top] * w)
+        out = [Recommendation(ids[item], score, self._reason(ctx, item, group))
+               for item, score, group in zip(items, scores[top].tolist(), groups, strict=True)]
+        new = self._new_item_for(ctx, mask, items)
         if new is not None and len(out) == k:
             # It scores no higher than the item it displaces, so the answer stays sorted.
             out[-1] = Recommendation(ids[new], out[-1].score, self._new_reason(new))
@@ -675,7 +721,11 @@ class OnlineRecommender(Recommender):
             return None
         new = self.new_items()
         new = new[mask[new] & self.catalog.has_vector[new]]
-        if new.size == 0 or np.isin(np.asarray(top, dtype=np.int64), new).any():
+        if new.size == 0:
+            return None
+        is_new = np.zeros(len(self.catalog), dtype=np.bool_)  # a look-up: np.isin sorts both sides
+        is_new[new] = True
+        if is_new[top].any():
             return None
         vectors = self.catalog.vectors
         sims = vectors[new] @ ctx.profile
@@ -689,16 +739,15 @@ class OnlineRecommender(Recommender):
         cname = self.catalog.category_name(item)
         return f"new in {cname}" if cname is not None else "new arrival"
 
-    def _reason(self, ctx: _Context, item: int, contrib: FloatArray) -> str:
+    def _reason(self, ctx: _Context, item: int, group: str) -> str:
         cat = self.catalog
-        group = max(_REASON_GROUPS, key=lambda g: float(sum(contrib[i] for i in _REASON_GROUPS[g])))
         cname = cat.category_name(item)
         c = int(cat.category[item])
         if group == "cooc":
-            src = -1 if ctx.best_bought_src is None else int(ctx.best_bought_src[item])
+            src = self._best_source(self.bought, ctx, item)
             if src >= 0:
                 return f"bought together with {cat.ids[src]}"
-            src = -1 if ctx.best_src is None else int(ctx.best_src[item])
+            src = self._best_source(self.cooc, ctx, item)
             if src >= 0:
                 return f"often viewed with {cat.ids[src]}"
         if group == "content":
@@ -856,6 +905,7 @@ class OnlineRecommender(Recommender):
         m.events_seen = int(meta.get("events_seen", m.events_trained))
         m._ensure_item_arrays(n)
         m._count[:n] = arrays["item_count"]
+        m._sqrt_count[:n] = np.sqrt(np.maximum(m._count[:n], 1.0))
         m._last_seen[:n] = arrays["item_last_seen"]
         m._count_max = float(meta["count_max"])
         m.trend = DecayedCounts.from_state(meta["trend"], arrays["item_trend"])
@@ -906,6 +956,22 @@ class OnlineRecommender(Recommender):
             for i in np.flatnonzero(avail).tolist():
                 m.content.add(m.catalog.ids[i], m.catalog.vectors[i])
         return m
+
+
+def _reason_groups(contrib: FloatArray) -> list[str]:
+    """Per row of feature contributions (weight x feature), the reason group with the largest
+    sum (the first of equals), for all the rows shown at once. Each group's columns are added
+    left to right, as a Python ``sum`` over them would, so the comparisons are the same."""
+    names = list(_REASON_GROUPS)
+    totals = np.empty((contrib.shape[0], len(names)), dtype=np.float64)
+    for g, cols in enumerate(_REASON_GROUPS.values()):
+        total = totals[:, g]
+        total[:] = contrib[:, cols[0]]
+        for col in cols[1:]:
+            total += contrib[:, col]
+    if np.isnan(totals).any():  # max() and argmax part ways on NaN: keep max()'s answer
+        return [names[max(range(len(names)), key=row.__getitem__)] for row in totals.tolist()]
+    return [names[g] for g in np.argmax(totals, axis=1).tolist()]
 
 
 def _dicts_to_csr(dicts: list[dict[int, float]]) -> tuple[IntArray, IntArray, FloatArray]:

@@ -11,6 +11,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib.resources import files
 
 import numpy as np
@@ -44,12 +45,22 @@ class LogEntry:
     def is_interaction(self) -> bool:
         return self.user_id is not None
 
+    # The learner asks an entry for its interaction (or product) several times -- evaluation,
+    # training, the baseline, the evaluators' history -- so each is built once per entry.
     def interaction(self) -> Interaction:
+        return self._interaction
+
+    def product(self) -> ProductUpserted:
+        return self._product
+
+    @cached_property
+    def _interaction(self) -> Interaction:
         assert self.user_id is not None, "item entries are not interactions"
         kind: Kind = "order" if self.kind == "order" else "click"
         return Interaction(self.user_id, self.item_id, kind, self.weight, self.ts, self.session_id)
 
-    def product(self) -> ProductUpserted:
+    @cached_property
+    def _product(self) -> ProductUpserted:
         assert self.body is not None
         return ProductUpserted.model_validate_json(self.body)
 

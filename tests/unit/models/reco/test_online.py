@@ -356,3 +356,34 @@ def test_a_new_item_the_ranker_already_shows_is_not_offered_twice() -> None:
 def test_a_user_without_a_profile_gets_no_new_item_slot() -> None:
     m = shop(NEW_ITEMS)
     assert [r.reason for r in m.recommend("someone-new", SHOWN)] == ["popular now"] * SHOWN
+
+
+def test_reason_groups_are_those_of_the_largest_summed_contribution() -> None:
+    from models.reco.online import _REASON_GROUPS, _reason_groups
+
+    def one_by_one(row: np.ndarray) -> str:  # what each answer's reason was chosen by, row by row
+        return max(_REASON_GROUPS, key=lambda g: float(sum(row[i] for i in _REASON_GROUPS[g])))
+
+    rng = np.random.default_rng(11)
+    contrib = np.round(rng.normal(size=(300, len(FEATURES))), 1)  # rounded: ties between groups
+    contrib[:20] = 0.0  # all equal: the first group
+    contrib[20, 0] = math.nan
+    assert _reason_groups(contrib) == [one_by_one(row) for row in contrib]
+
+
+def test_the_best_source_of_a_reason_is_the_largest_contribution_newest_first(trained: OnlineRecommender,
+                                                                              world: SyntheticWorld) -> None:
+    m = trained
+    for user_id in _warm_users(world, 30):
+        ctx = m._context(m.users[user_id])
+        for table in (m.cooc, m.bought):
+            # the reference: every gathered pair's contribution, the largest per item (first of equals)
+            best: dict[int, tuple[float, int]] = {}
+            for src, w in zip(ctx.sources, ctx.source_weight.tolist(), strict=True):
+                keys, vals = table.row(src)
+                for key, val in zip(keys.tolist(), vals.tolist(), strict=True):
+                    contrib = w * val / math.sqrt(max(float(m._count[key]), 1.0))
+                    if key not in best or contrib > best[key][0]:
+                        best[key] = (contrib, src)
+            for item in range(len(m.catalog)):
+                assert m._best_source(table, ctx, item) == best.get(item, (0.0, -1))[1]

@@ -17,6 +17,7 @@ from models.reco import (
     ItemKNN,
     top_k_indices,
 )
+from models.reco.base import top_k_among
 from models.reco.cooc import CoocTable
 
 
@@ -174,3 +175,38 @@ def test_cooc_rows_read_out_never_pin_the_table() -> None:
     # Each prune kept the two heaviest (3 and 5 beat 9, their equal, on id); rows stay in id order.
     assert t.row(0)[0].tolist() == [3, 5, 18, 19]
     assert t.get(0, 3) == 3.0 and t.get(0, 19) == 0.5 and t.get(0, 9) == 0.0
+
+
+def test_top_k_among_a_sparse_set_equals_top_k_of_the_dense_scores() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        dense = np.round(rng.random(40), 1)  # rounded: plenty of ties
+        dense[rng.random(40) < 0.4] = -np.inf
+        finite = np.flatnonzero(np.isfinite(dense))
+        for k in (0, 1, 5, 50):
+            assert top_k_among(finite, dense[finite], k).tolist() == top_k_indices(dense, k).tolist()
+
+
+def test_cooc_bump_pairs_equals_the_bumps_one_by_one() -> None:
+    rng = np.random.default_rng(4)
+    one, many = CoocTable(max_neighbors=3), CoocTable(max_neighbors=3)  # small: rows get pruned
+    for _ in range(300):
+        a = int(rng.integers(0, 12))
+        bs = [int(b) for b in rng.choice([b for b in range(12) if b != a], size=int(rng.integers(0, 6)), replace=False)]
+        ws = [float(w) for w in rng.choice([0.5, 1.0], size=len(bs))]
+        for b, w in zip(bs, ws, strict=True):
+            one.bump(a, b, w)
+            one.bump(b, a, w)
+        many.bump_pairs(a, bs, ws)
+    assert list(one.rows) == list(many.rows)  # rows created in the same order (snapshot layout)
+    for name, arr in one.state().items():
+        assert np.array_equal(arr, many.state()[name]), name
+
+
+def test_cooc_look_ups_tell_a_held_zero_from_an_absent_pair() -> None:
+    t = CoocTable()
+    t.bump(1, 2, 0.0)
+    assert t.get_or_none(1, 2) == 0.0 and t.get_or_none(1, 3) is None and t.get_or_none(9, 2) is None
+    assert t.holds_any([5, 1], 2) and not t.holds_any([5, 2], 1) and not t.holds_any([], 2)
+    keys, vals, weights = t.gather_weighted([7, 1], np.array([0.5, 2.0]))
+    assert keys.tolist() == [2] and vals.tolist() == [0.0] and weights.tolist() == [2.0]

@@ -62,6 +62,7 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
     ],
     "learner": [
         ("reco.learner_events_per_s", "reco.bare_consumer_events_per_s"),
+        ("reco.learner_live_events_per_s", "reco.bare_consumer_events_per_s"),
     ],
     "reco-freshness": [
         ("reco.freshness_p50_s", "-"),

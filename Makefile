@@ -66,7 +66,7 @@ soak: install kafka
 bench: install kafka
 	$(BIN)/shopstream bench
 
-# A million products through Kafka (most of an hour; not part of `make bench`).
+# A million products through Kafka (about 10 minutes here; not part of `make bench`).
 bench-scale: install kafka
 	$(BIN)/shopstream bench --only scale
 

@@ -9,8 +9,8 @@ the embedded text unchanged (stock, say) keeps its vector.
 The in-memory index is not on the batch's path: an indexer thread (its own read-only connection)
 catches it up from SQLite after each commit and, every `snapshot_interval_s`, writes a snapshot
 with the offsets and `seq` it includes, after checking the invariant (`index_gaps`) on the same
-read state. So ingestion runs at the speed of SQLite and embedding while the index (HNSW inserts
-above 50,000 products) uses the other core.
+read state. So ingestion runs at the speed of SQLite and embedding while the index (the inverted
+file's inserts, and its training above 50,000 products) uses the other core.
 
 A fixed (pretrained) embedder is never refitted: on a restart without a snapshot the index is
 rebuilt from the stored vectors. An embedder that learns from the catalogue (LSA) is refitted by

@@ -109,7 +109,7 @@ def _broker(settings: Settings) -> Iterator[Settings]:
             yield settings.model_copy(update={"bootstrap_servers": broker.bootstrap})
 
 
-# Run only when asked for by name (`--only scale`, `make bench-scale`): they take most of an hour.
+# Run only when asked for by name (`--only scale`, `make bench-scale`: about 10 minutes here).
 OPT_IN = frozenset({"scale"})
 
 

@@ -1,4 +1,4 @@
-"""A million products (`make bench-scale`, kept out of `make bench`: it takes most of an hour here).
+"""A million products (`make bench-scale`, kept out of `make bench`: about 10 minutes here).
 
 The catalogue is generated (the simulator's templates, in chunks with distinct seeds), written as
 JSONL and imported with `shopstream import products` through Kafka while a `catalog` consumer and

@@ -62,48 +62,36 @@ class CoocTable:
         row = self.rows.get(a)
         if row is None:
             row = self.rows[a] = _Row()
-        keys = row.keys
-        i = bisect_left(keys, b)
-        if i < len(keys) and keys[i] == b:
-            row.vals[i] += w
-            return
-        keys.insert(i, b)
-        row.vals.insert(i, w)
-        if len(keys) > 2 * self.max_neighbors:
-            self._prune(row)
+        self._add(row, b, w)
 
     def bump_pairs(self, a: int, bs: Sequence[int], ws: Sequence[float]) -> None:
         """``bump(a, b, w)`` then ``bump(b, a, w)`` for each ``(b, w)`` in turn (``b != a``): the
-        same rows, in the same order, as those calls, without a call and a row look-up each (the
+        same rows, in the same order, as those calls, with the row of ``a`` looked up once (the
         learner bumps about fifteen pairs an event)."""
-        rows, limit = self.rows, 2 * self.max_neighbors
+        rows = self.rows
         row_a: _Row | None = None
         for b, w in zip(bs, ws, strict=True):
             if row_a is None:
                 row_a = rows.get(a)
                 if row_a is None:
                     row_a = rows[a] = _Row()
-            keys = row_a.keys
-            i = bisect_left(keys, b)
-            if i < len(keys) and keys[i] == b:
-                row_a.vals[i] += w
-            else:
-                keys.insert(i, b)
-                row_a.vals.insert(i, w)
-                if len(keys) > limit:
-                    self._prune(row_a)
+            self._add(row_a, b, w)
             row_b = rows.get(b)
             if row_b is None:
                 row_b = rows[b] = _Row()
-            keys = row_b.keys
-            i = bisect_left(keys, a)
-            if i < len(keys) and keys[i] == a:
-                row_b.vals[i] += w
-            else:
-                keys.insert(i, a)
-                row_b.vals.insert(i, w)
-                if len(keys) > limit:
-                    self._prune(row_b)
+            self._add(row_b, a, w)
+
+    def _add(self, row: _Row, key: int, w: float) -> None:
+        """Add ``w`` to ``key``'s weight in ``row`` (inserted in key order if new; pruned past 2x)."""
+        keys = row.keys
+        i = bisect_left(keys, key)
+        if i < len(keys) and keys[i] == key:
+            row.vals[i] += w
+            return
+        keys.insert(i, key)
+        row.vals.insert(i, w)
+        if len(keys) > 2 * self.max_neighbors:
+            self._prune(row)
 
     def _prune(self, row: _Row) -> None:
         keys = np.frombuffer(row.keys, dtype=np.int64)

@@ -3,15 +3,38 @@ on free ports in a temporary folder (or the cluster in KAFKA_BOOTSTRAP_SERVERS).
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
+import pkgutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from infra.broker import LocalBroker, free_port
 from infra.config import Settings
+
+
+def _import_anyio_here() -> None:
+    """Import every module of anyio now, in the main thread, before any test starts a server thread.
+
+    pytest rewrites the modules of its plugins' distributions (anyio ships one) when they are first
+    imported, with `ast.parse`, which CPython 3.11 does not run safely beside compiles in another
+    thread. anyio imports its modules lazily, so an app served by uvicorn in a test's thread
+    imported `anyio._core._fileio` at its first file response; once in a while that failed with
+    "SystemError: AST constructor recursion depth mismatch", the response was lost, and the browser
+    waited for /ops until the test timed out (CI, twice). A served app outside pytest imports plain
+    bytecode and never meets this.
+    """
+    for module in pkgutil.walk_packages(anyio.__path__, "anyio."):
+        with contextlib.suppress(ImportError):  # a backend whose library is not installed (trio)
+            importlib.import_module(module.name)
+
+
+_import_anyio_here()
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,61 @@ def _copy_out(arr: array[Any], dtype: type[np.generic]) -> npt.NDArray[Any]:
     return np.frombuffer(arr, dtype=dtype).copy() if len(arr) else np.empty(0, dtype=dtype)
 
 
+class SparseScores:
+    """Scores of a few items out of a catalogue of ``n``: the ``keys`` with a non-zero score, in
+    ascending order, and their ``vals``; every other item scores 0. A user's co-occurrence scores
+    touch a few hundred items whatever the catalogue's size, so they are summed and read in that
+    size, not as a dense array of the whole catalogue (8 MB an event at a million products).
+
+    >>> s = SparseScores.sum_by_key(np.array([7, 2, 7]), np.array([1.0, 0.5, 2.0]), n=10)
+    >>> s.keys.tolist(), s.vals.tolist(), s.at(np.array([2, 3, 7])).tolist()
+    ([2, 7], [0.5, 3.0], [0.5, 0.0, 3.0])
+    """
+
+    __slots__ = ("keys", "vals")
+
+    # Below this many catalogue items per gathered pair a dense sum over the catalogue is cheaper
+    # than sorting the pairs (both give the same sums: see `sum_by_key`).
+    DENSE_ITEMS_PER_PAIR = 16
+
+    def __init__(self, keys: IntArray, vals: FloatArray) -> None:
+        self.keys = keys
+        self.vals = vals
+
+    @classmethod
+    def sum_by_key(cls, keys: IntArray, contrib: FloatArray, n: int) -> SparseScores:
+        """The sum of ``contrib`` per key (keys < ``n``), zero sums left out.
+
+        ``np.bincount`` adds a bin's weights one by one in input order, from 0.0, whether the bins
+        are the catalogue's items or the distinct keys, so the sums are the same floats either way.
+        """
+        if not keys.size:
+            return cls(_EMPTY_I, _EMPTY_F)
+        if n <= cls.DENSE_ITEMS_PER_PAIR * keys.size:
+            dense = np.bincount(keys, weights=contrib, minlength=n).astype(np.float64, copy=False)
+            nz = np.flatnonzero(dense)
+            return cls(nz, dense[nz])
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        sums = np.bincount(inverse, weights=contrib, minlength=uniq.size).astype(np.float64, copy=False)
+        nz = np.flatnonzero(sums)
+        if nz.size == uniq.size:
+            return cls(uniq, sums)
+        return cls(uniq[nz], sums[nz])
+
+    def at(self, items: IntArray) -> FloatArray:
+        """The scores of ``items`` (0 for an item without one)."""
+        if not self.keys.size:
+            return np.zeros(items.shape, dtype=np.float64)
+        i = np.searchsorted(self.keys, items)
+        np.minimum(i, self.keys.size - 1, out=i)
+        return np.where(self.keys[i] == items, self.vals[i], 0.0)
+
+    def of(self, item: int) -> float:
+        """The score of one item."""
+        i = int(np.searchsorted(self.keys, item))
+        return float(self.vals[i]) if i < self.keys.size and self.keys[i] == item else 0.0
+
+
 class CoocTable:
     """Sparse symmetric-by-convention co-occurrence weights (the caller bumps both directions)."""
 

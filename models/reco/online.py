@@ -70,7 +70,7 @@ from models.reco.base import (
     top_k_indices,
 )
 from models.reco.content import BruteForceContent, ContentCandidates
-from models.reco.cooc import CoocTable
+from models.reco.cooc import CoocTable, SparseScores
 from models.reco.decay import DecayedCounts
 
 STATE_FORMAT = "shopstream.reco.online"
@@ -181,9 +181,10 @@ class _User:
 
 
 # Read-only placeholders of an incomplete context (shared: a context is built per event).
-_NO_SCORES: FloatArray = np.zeros(0)
+_NO_SCORES = SparseScores(np.zeros(0, dtype=np.int64), np.zeros(0))
 _NO_SHARES: FloatArray = np.zeros(1)
-_NO_SCORES.flags.writeable = False
+_NO_SCORES.keys.flags.writeable = False
+_NO_SCORES.vals.flags.writeable = False
 _NO_SHARES.flags.writeable = False
 
 
@@ -194,11 +195,11 @@ class _Context:
     user: _User
     sources: list[int]  # the user's most recent distinct items, newest first
     source_weight: FloatArray
-    cooc: FloatArray
+    cooc: SparseScores
     profile: npt.NDArray[np.float32] | None
     # filled in by OnlineRecommender._complete (training skips it when it can)
     complete: bool = False
-    bought: FloatArray = field(default_factory=lambda: _NO_SCORES)
+    bought: SparseScores = field(default_factory=lambda: _NO_SCORES)
     last_vec: npt.NDArray[np.float32] | None = None
     cat_share: FloatArray = field(default_factory=lambda: _NO_SHARES)
     brand_share: FloatArray = field(default_factory=lambda: _NO_SHARES)
@@ -432,11 +433,11 @@ class OnlineRecommender(Recommender):
                 and not self.cooc.holds_any(sources, pos)):
             return
         ctx = _Context(user, sources, src_weight, self._cooc_scores(self.cooc, sources, src_weight), profile)
-        co = np.flatnonzero(ctx.cooc)
+        co = ctx.cooc.keys
         if co.size > cfg.n_cooc_candidates:
-            co = co[np.argpartition(-ctx.cooc[co], cfg.n_cooc_candidates - 1)[: cfg.n_cooc_candidates]]
+            co = co[np.argpartition(-ctx.cooc.vals, cfg.n_cooc_candidates - 1)[: cfg.n_cooc_candidates]]
         co_list = co.tolist()
-        reachable = (bool(ctx.cooc[pos] > 0) and pos in co_list) or content_reach or trend_reach
+        reachable = (ctx.cooc.of(pos) > 0 and pos in co_list) or content_reach or trend_reach
         if not reachable and cfg.reachable_positives_only:
             return
         n_content = cfg.n_content_candidates if content else 0
@@ -535,15 +536,13 @@ class OnlineRecommender(Recommender):
             ctx.top_category = max(user.cats.items(), key=lambda kv: kv[1])[0]
         ctx.complete = True
 
-    def _cooc_scores(self, table: CoocTable, sources: list[int], src_weight: FloatArray) -> FloatArray:
-        """Dense co-occurrence score of every item against the user's recent items."""
-        n = len(self.catalog)
+    def _cooc_scores(self, table: CoocTable, sources: list[int], src_weight: FloatArray) -> SparseScores:
+        """Co-occurrence score of every item against the user's recent items (the few non-zero ones)."""
         keys, vals, weights = table.gather_weighted(sources, src_weight)
         if not keys.size:
-            return np.zeros(n, dtype=np.float64)
+            return _NO_SCORES
         contrib = weights * vals / self._sqrt_count[keys]
-        acc: FloatArray = np.bincount(keys, weights=contrib, minlength=n).astype(np.float64, copy=False)
-        return acc
+        return SparseScores.sum_by_key(keys, contrib, len(self.catalog))
 
     def _best_source(self, table: CoocTable, ctx: _Context, item: int) -> int:
         """The recent item that contributed most to ``item``'s score in ``table`` (the newest of
@@ -580,10 +579,11 @@ class OnlineRecommender(Recommender):
         """Union of co-occurrence, content and trending candidates, filtered by ``mask``."""
         cfg = self.config
         parts: list[IntArray] = []
-        co = np.flatnonzero(ctx.cooc > 0)
-        co = co[mask[co]]
+        positive = ctx.cooc.vals > 0
+        keep = positive & mask[ctx.cooc.keys]
+        co, co_scores = ctx.cooc.keys[keep], ctx.cooc.vals[keep]
         if co.size > cfg.n_cooc_candidates:
-            co = co[top_k_indices(ctx.cooc[co], cfg.n_cooc_candidates)]
+            co = co[top_k_indices(co_scores, cfg.n_cooc_candidates)]
         parts.append(co)
         if ctx.profile is not None and self.content is not None and len(self.content):
             want = cfg.n_content_candidates
@@ -637,8 +637,8 @@ class OnlineRecommender(Recommender):
         out[:, F_INDEX["cold_item"]] = count == 0
         if ctx is None:
             return out
-        out[:, F_INDEX["cooc"]] = ctx.cooc[items]
-        out[:, F_INDEX["bought_together"]] = ctx.bought[items]
+        out[:, F_INDEX["cooc"]] = ctx.cooc.at(items)
+        out[:, F_INDEX["bought_together"]] = ctx.bought.at(items)
         if ctx.profile is not None or ctx.last_vec is not None:
             vecs = cat.vectors[items]
             if ctx.profile is not None:
@@ -654,10 +654,9 @@ class OnlineRecommender(Recommender):
             fit[np.isnan(fit)] = 0.0
             out[:, F_INDEX["price_fit"]] = fit
         owned = ctx.user.items
-        if owned:
-            seen = np.zeros(len(cat), dtype=np.bool_)
-            seen[np.fromiter(owned, dtype=np.int64, count=len(owned))] = True
-            out[:, F_INDEX["seen"]] = seen[items]
+        if owned:  # a set look-up per row: a catalogue-sized flag array costs 1 MB at a million items
+            out[:, F_INDEX["seen"]] = np.fromiter((i in owned for i in items.tolist()), dtype=np.bool_,
+                                                  count=items.size)
         return out
 
     def weights(self) -> tuple[FloatArray, float]:

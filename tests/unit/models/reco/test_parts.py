@@ -18,7 +18,7 @@ from models.reco import (
     top_k_indices,
 )
 from models.reco.base import top_k_among
-from models.reco.cooc import CoocTable
+from models.reco.cooc import CoocTable, SparseScores
 
 
 def test_interaction_validation() -> None:
@@ -210,3 +210,27 @@ def test_cooc_look_ups_tell_a_held_zero_from_an_absent_pair() -> None:
     assert t.holds_any([5, 1], 2) and not t.holds_any([5, 2], 1) and not t.holds_any([], 2)
     keys, vals, weights = t.gather_weighted([7, 1], np.array([0.5, 2.0]))
     assert keys.tolist() == [2] and vals.tolist() == [0.0] and weights.tolist() == [2.0]
+
+
+@pytest.mark.parametrize("n", [50, 5_000, 1_000_000])
+def test_sparse_scores_are_the_dense_sums_bit_for_bit(n: int) -> None:
+    """Summed over the distinct keys or over the whole catalogue, each item's sum is the same float
+    (the learner's model must not depend on the catalogue's size), and a look-up reads 0 where the
+    dense array holds 0."""
+    rng = np.random.default_rng(n)
+    keys = rng.integers(0, n, 900)
+    contrib = rng.random(900) * 10.0 ** rng.integers(-8, 8, 900)  # sums whose order matters
+    dense = np.bincount(keys, weights=contrib, minlength=n)
+    scores = SparseScores.sum_by_key(keys, contrib, n)
+    nz = np.flatnonzero(dense)
+    assert scores.keys.tolist() == nz.tolist()
+    assert scores.vals.tobytes() == dense[nz].tobytes()
+    probe = np.concatenate([nz[:50], rng.integers(0, n, 200)])
+    assert scores.at(probe).tobytes() == dense[probe].tobytes()
+    assert [scores.of(int(i)) for i in probe[:20]] == dense[probe[:20]].tolist()
+
+
+def test_sparse_scores_of_nothing_read_zero() -> None:
+    empty = SparseScores.sum_by_key(np.empty(0, dtype=np.int64), np.empty(0), 10)
+    assert empty.at(np.array([0, 9])).tolist() == [0.0, 0.0]
+    assert empty.of(3) == 0.0

@@ -7,6 +7,7 @@ import statistics
 import time
 
 import httpx
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from consumers.groups import build_loop
@@ -14,8 +15,10 @@ from consumers.runtime import LoopStats
 from events import Click, ClickSource, make_event
 from infra.config import Settings
 from infra.producer import EventSink
+from models.reco import Interaction
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
+from readmodels.learner.model import LiveModel
 from shopstream.bench.harness import (
     api_server,
     background_load,
@@ -110,4 +113,49 @@ def bench_learning_freshness(base: Settings, samples: int = 15, load_rate: float
         "reco.freshness_p50_s": statistics.median(delays),
         "reco.freshness_p95_s": percentile(delays, 0.95),
         "reco.freshness_samples": float(len(delays)),
+    }
+
+
+def _model_cost_at(n_items: int, warm: int = 10_000, timed: int = 3_000, users: int = 300) -> tuple[float, float]:
+    """(µs a `learn_one`, ms a `recommend`) of the learner's model over a catalogue of `n_items`
+    (random unit vectors, 200 categories), after `warm` interactions; the same stream whatever the size:
+    a popular head (Zipf), 5,000 users, sessions of 50 events."""
+    rng = np.random.default_rng(0)
+    model = LiveModel.new().model
+    vectors = rng.standard_normal((n_items, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for i in range(n_items):
+        model.add_item(f"p{i}", f"c{i % 200}", f"b{i % 500}", float(1 + i % 300), vectors[i], in_stock=True)
+    items = (np.minimum(rng.zipf(1.3, warm + timed), n_items) - 1).tolist()
+    who = rng.integers(0, 5_000, warm + timed).tolist()
+    stream = [Interaction(f"u{u}", f"p{i}", "click", 1.0, 1.7e9 + k, f"s{u}-{k // 50}")
+              for k, (u, i) in enumerate(zip(who, items, strict=True))]
+    with threadpool_limits(1):
+        for x in stream[:warm]:
+            model.learn_one(x)
+        started = time.perf_counter()
+        for x in stream[warm:]:
+            model.learn_one(x)
+        learn_us = (time.perf_counter() - started) / timed * 1e6
+        started = time.perf_counter()
+        for u in range(users):
+            model.recommend(f"u{u}", 10)
+        recommend_ms = (time.perf_counter() - started) / users * 1e3
+    return learn_us, recommend_ms
+
+
+def bench_learner_catalogue_size(base: Settings, small: int = 2_000, large: int = 200_000) -> dict[str, float]:
+    """What the learner's model costs an event, and the API a recommendation, at a shop's catalogue
+    size against a small one: the same stream of interactions (in process, no Kafka). A cost that
+    grows with the catalogue (a dense array per event) shows as a ratio far above 1."""
+    del base
+    learn_small, rec_small = _model_cost_at(small)
+    learn_large, rec_large = _model_cost_at(large)
+    return {
+        "reco.learn_one_us_small_catalogue": learn_small,
+        "reco.learn_one_us_large_catalogue": learn_large,
+        "reco.learn_one_large_to_small": learn_large / learn_small,
+        "reco.recommend_ms_small_catalogue": rec_small,
+        "reco.recommend_ms_large_catalogue": rec_large,
+        "reco.large_catalogue_items": float(large),
     }

@@ -12,7 +12,11 @@ from infra.config import Settings
 from shopstream.bench import report
 from shopstream.bench.catalog import bench_catalog, bench_search_ingest
 from shopstream.bench.ingest import bench_ingest
-from shopstream.bench.learner import bench_learner_throughput, bench_learning_freshness
+from shopstream.bench.learner import (
+    bench_learner_catalogue_size,
+    bench_learner_throughput,
+    bench_learning_freshness,
+)
 from shopstream.bench.ops import bench_ops
 from shopstream.bench.reco import bench_reco
 from shopstream.bench.scale import bench_scale
@@ -63,6 +67,10 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
     "learner": [
         ("reco.learner_events_per_s", "reco.bare_consumer_events_per_s"),
         ("reco.learner_live_events_per_s", "reco.bare_consumer_events_per_s"),
+    ],
+    "learner-scale": [
+        ("reco.learn_one_us_large_catalogue", "reco.learn_one_us_small_catalogue"),
+        ("reco.recommend_ms_large_catalogue", "reco.recommend_ms_small_catalogue"),
     ],
     "reco-freshness": [
         ("reco.freshness_p50_s", "-"),
@@ -124,6 +132,7 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
         "latency": bench_latency,
         "freshness": bench_freshness,
         "learner": bench_learner_throughput,
+        "learner-scale": bench_learner_catalogue_size,
         "reco-freshness": bench_learning_freshness,
         "reco": bench_reco,
         "reco-served": bench_served,

@@ -3,7 +3,7 @@
 This package is the only thing both sides import. It depends on pydantic and nothing else of ours.
 """
 
-from events.codec import DEFAULT_LIMITS, DecodeError, Limits, decode, encode, event_key
+from events.codec import DEFAULT_LIMITS, DecodeError, Limits, columns, decode, encode, epoch_seconds, event_key
 from events.schema import (
     SCHEMA_VERSION,
     Click,
@@ -38,8 +38,10 @@ __all__ = [
     "Payload",
     "ProductRemoved",
     "ProductUpserted",
+    "columns",
     "decode",
     "encode",
+    "epoch_seconds",
     "event_key",
     "make_event",
     "topic_for",

@@ -9,10 +9,12 @@ future time would freeze a product under last-writer-wins and outweigh every oth
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
+from pydantic_core import SchemaSerializer, core_schema
 
 from events.schema import Event
 from events.topics import topic_for
@@ -68,7 +70,7 @@ def decode(raw: bytes | None, topic: str | None = None, limits: Limits = DEFAULT
     if topic is not None and topic_for(event.type) != topic:
         raise DecodeError("wrong-topic", f"a {event.type.value} event belongs on {topic_for(event.type)!r}, "
                                          f"not {topic!r}")
-    at = event.event_time.timestamp()
+    at = epoch_seconds(event.event_time)
     now = time.time() if now is None else now
     if at > now + limits.max_future_skew_s:
         raise DecodeError("future-time", f"event time {event.event_time.isoformat()} is more than "
@@ -81,7 +83,9 @@ def decode(raw: bytes | None, topic: str | None = None, limits: Limits = DEFAULT
 
 def _validate(raw: bytes) -> Event:
     try:
-        return Event.model_validate_json(raw)
+        # What `Event.model_validate_json` does, without its Python wrapper (about 0.5 us an event).
+        event: Event = Event.__pydantic_validator__.validate_json(raw)
+        return event
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         first = errors[0] if errors else {"type": "", "loc": (), "msg": str(exc)}
@@ -96,6 +100,36 @@ def _validate(raw: bytes) -> Event:
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in errors[:5]
         )
         raise DecodeError("schema", detail) from None
+
+
+# Epoch seconds and id text by pydantic-core. `datetime.timestamp()` on a parsed time is slow: the
+# zone pydantic gives it (`pydantic_core.TzInfo`, also for "Z") answers `utcoffset` in a call back
+# into Python (0.6 us against 0.2 us here), and `str(uuid)` is Python code (0.7 us against 0.1 us
+# in a batch). The values are the same, bit for bit (tests/unit/events/test_codec.py).
+_CONFIG = core_schema.CoreConfig(ser_json_temporal="seconds")
+_SECONDS = SchemaSerializer(core_schema.datetime_schema(), _CONFIG)
+_IDS = SchemaSerializer(core_schema.list_schema(core_schema.uuid_schema()), _CONFIG)
+_TIMES = SchemaSerializer(core_schema.list_schema(core_schema.nullable_schema(core_schema.datetime_schema())), _CONFIG)
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """`moment.timestamp()` for an aware datetime (an event's times always are), faster.
+
+    >>> epoch_seconds(datetime(2026, 1, 1, tzinfo=UTC))
+    1767225600.0
+    """
+    seconds: float = _SECONDS.to_python(moment, mode="json")
+    return seconds
+
+
+def columns(events: Sequence[Event]) -> tuple[list[str], list[float], list[float | None]]:
+    """For each event: its id as `str(event_id)`, its event time and its produce time (None if
+    unset) as `epoch_seconds`: what a read model's rows are keyed and stamped with, in three calls
+    for the whole batch."""
+    ids: list[str] = _IDS.to_python([e.event_id for e in events], mode="json")
+    at: list[float] = _TIMES.to_python([e.event_time for e in events], mode="json")
+    produced: list[float | None] = _TIMES.to_python([e.produce_time for e in events], mode="json")
+    return ids, at, produced
 
 
 def event_key(event: Event) -> bytes:

@@ -5,7 +5,8 @@ products follow last-writer-wins (`readmodels.upsert`), and per-user counters mo
 row they count was inserted. So an event delivered twice is counted once.
 
 A batch is applied with few statements (:func:`apply_events`): clicks, nine in ten events, go in
-with one look-up of the ids already stored, one multi-row insert and one upsert per distinct user.
+with one multi-row insert (a look-up of the ids already stored only if some were) and one upsert
+per distinct user.
 That is allowed because every rule here is order-free: clicks touch nothing that products or
 orders read, and the user counters only add (first and last seen are a min and a max).
 """
@@ -21,7 +22,7 @@ from decimal import Decimal
 from importlib.resources import files
 from typing import Any, TypeVar
 
-from events import Click, Event, Order, ProductRemoved, ProductUpserted
+from events import Click, Event, Order, ProductRemoved, ProductUpserted, columns
 from readmodels import orders
 from readmodels.upsert import SUPERSEDES_SQL
 
@@ -61,9 +62,9 @@ def apply_events(conn: sqlite3.Connection, events: Sequence[Event]) -> Counter[s
             moved[name] += 1
     users = _UserTally()
     if orders_:
-        moved["orders"] += _insert_orders(conn, [_row(e) for e in orders_], users)
+        moved["orders"] += _insert_orders(conn, _rows(orders_), users)
     if clicks:
-        moved["clicks"] += _insert_clicks(conn, [_row(e) for e in clicks], users)
+        moved["clicks"] += _insert_clicks(conn, _rows(clicks), users)
     users.write(conn)
     return moved
 
@@ -134,8 +135,11 @@ _P = TypeVar("_P", Click, Order)
 _Row = tuple[str, _P, float, float | None]
 
 
-def _row(event: Event) -> _Row[Any]:
-    return str(event.event_id), event.payload, event.event_time.timestamp(), _ts(event.produce_time)
+def _rows(events: Sequence[Event]) -> list[_Row[Any]]:
+    # `columns` stringifies the ids and converts the times of the whole batch in pydantic-core:
+    # 0.7 us an event against 2.6 us for str(event_id) and two timestamp() calls each.
+    ids, at, produced = columns(events)
+    return list(zip(ids, [e.payload for e in events], at, produced, strict=True))
 
 
 class _UserTally:
@@ -170,11 +174,17 @@ class _UserTally:
             self.users = {}
 
 
+def _first_by_id(rows: Sequence[_Row[Click]]) -> dict[str, _Row[Click]]:
+    """The first row of each event id in `rows`, by id."""
+    first: dict[str, _Row[Click]] = {}
+    for row in rows:
+        first.setdefault(row[0], row)
+    return first
+
+
 def _new_by_id(conn: sqlite3.Connection, rows: Sequence[_Row[Click]]) -> list[_Row[Click]]:
     """The rows whose event id is neither stored nor earlier in `rows`."""
-    fresh: dict[str, _Row[Click]] = {}
-    for row in rows:
-        fresh.setdefault(row[0], row)
+    fresh = _first_by_id(rows)
     ids = list(fresh)
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start:start + _LOOKUP_CHUNK]
@@ -192,14 +202,35 @@ def insert_click(conn: sqlite3.Connection, c: Click, event_id: str, at: float, p
     return new == 1
 
 
+_INSERT_CLICK = (
+    "INSERT INTO clicks (event_id, user_id, product_id, session_id, source, position, query, event_time, "
+    "produce_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+def _click_params(rows: Sequence[_Row[Click]]) -> list[tuple[Any, ...]]:
+    return [(eid, c.user_id, c.product_id, c.session_id, str(c.source), c.position, c.query, at, produced)
+            for eid, c, at, produced in rows]
+
+
 def _insert_clicks(conn: sqlite3.Connection, rows: Sequence[_Row[Click]], users: _UserTally) -> int:
-    fresh = _new_by_id(conn, rows)
-    conn.executemany(
-        "INSERT INTO clicks (event_id, user_id, product_id, session_id, source, position, query, event_time, "
-        "produce_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(eid, c.user_id, c.product_id, c.session_id, str(c.source), c.position, c.query, at, produced)
-         for eid, c, at, produced in fresh],
-    )
+    # Optimistically, none of the ids is stored yet (a stored one is a redelivery, which the stored
+    # offsets mostly skip already): insert the lot, and if every row went in, that is the answer,
+    # with no look-up (1.3 us a click). Otherwise undo it and insert what `_new_by_id` finds new.
+    fresh: Sequence[_Row[Click]] = list(_first_by_id(rows).values())
+    conn.execute("SAVEPOINT clicks")
+    try:
+        before = conn.total_changes
+        conn.executemany(_INSERT_CLICK, _click_params(fresh))
+        if conn.total_changes - before != len(fresh):
+            conn.execute("ROLLBACK TO clicks")
+            fresh = _new_by_id(conn, fresh)
+            conn.executemany(_INSERT_CLICK, _click_params(fresh))
+    except BaseException:
+        conn.execute("ROLLBACK TO clicks")
+        raise
+    finally:
+        conn.execute("RELEASE clicks")
     for _, c, at, _ in fresh:
         users.add(c.user_id, at, clicks=1)
     return len(fresh)

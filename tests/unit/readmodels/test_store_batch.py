@@ -15,6 +15,7 @@ from infra.sqlite import connect_writer, transaction
 from producers.simulator.world import Simulator, SimulatorConfig
 from readmodels.errors import Rejected
 from readmodels.store import store
+from tests.unit.shop_events import click
 
 TABLES = ("products", "inventory", "users", "clicks", "orders", "order_lines", "order_ids")
 
@@ -77,3 +78,33 @@ def test_an_order_id_reused_within_a_batch_is_rejected(tmp_path: Path) -> None:
         store.apply_events(conn, [first, clash])
     assert caught.value.kind == "duplicate-order-id"
     assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 0
+
+
+def _clicks(n: int) -> list[Event]:
+    return [click(f"u{i % 3}", f"p{i}", float(i)) for i in range(n)]
+
+
+def test_clicks_stored_already_are_skipped_and_the_rest_inserted(tmp_path: Path) -> None:
+    # The optimistic insert meets stored ids: it is undone and the look-up path decides.
+    events = _clicks(10)
+    conn = _db(tmp_path, "s")
+    with transaction(conn):
+        assert store.apply_events(conn, events[:6])["clicks"] == 6
+    with transaction(conn):
+        moved = store.apply_events(conn, [*events[3:], events[8], events[0]])  # 3 stored, 4 new, 1 twice
+    assert moved["clicks"] == 4
+    stored = conn.execute("SELECT event_id FROM clicks ORDER BY rowid").fetchall()
+    assert [r[0] for r in stored] == [str(e.event_id) for e in events]
+    assert conn.execute("SELECT sum(clicks) FROM users").fetchone()[0] == 10
+
+
+def test_a_failed_click_insert_leaves_no_savepoint_open(tmp_path: Path) -> None:
+    conn = _db(tmp_path, "s")
+    store.apply_events(conn, _clicks(2))  # outside a transaction: its savepoint commits on release
+    assert not conn.in_transaction
+    conn.execute("CREATE TRIGGER boom BEFORE INSERT ON clicks WHEN NEW.product_id = 'p5' "
+                 "BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.apply_events(conn, _clicks(6)[2:])
+    assert not conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM clicks").fetchone()[0] == 2

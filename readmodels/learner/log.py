@@ -16,7 +16,7 @@ from importlib.resources import files
 
 import numpy as np
 
-from events import Event, Order, ProductRemoved, ProductUpserted
+from events import Event, Order, ProductRemoved, ProductUpserted, columns
 from models.reco import Interaction, Kind
 from models.reco.base import ItemSpec
 from models.reco.serving import UserItems
@@ -104,11 +104,9 @@ def append_events(conn: sqlite3.Connection, events: Sequence[Event]) -> int:
     claimed = iter(orders.claim_many(conn, orders_, "order_ids") if orders_ else [])
     rows: list[list[object]] = []
     vector_rows: list[tuple[list[object], ProductUpserted]] = []
-    for event in events:
+    ids, times, produce_times = columns(events)  # the whole batch's ids and times in three calls
+    for event, eid, ts, produced in zip(events, ids, times, produce_times, strict=True):
         payload = event.payload
-        eid = str(event.event_id)
-        ts = event.event_time.timestamp()
-        produced = event.produce_time.timestamp() if event.produce_time else None
         if isinstance(payload, ProductUpserted | ProductRemoved):
             if not supersedes(ts, stored.get(payload.product_id)):
                 continue  # an older version arriving late changes nothing

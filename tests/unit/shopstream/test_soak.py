@@ -10,8 +10,14 @@ from shopstream.soak import _descendants, rss_mb
 
 
 def test_memory_counts_the_children_of_a_process() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(64 << 20); time.sleep(30)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; x = bytearray(64 << 20); print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
     try:
+        # Measured once the child holds its memory: just after Popen returns it may still be
+        # starting, and its status then shows no resident memory at all (seen on a loaded machine).
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
         assert child.pid in _descendants(os.getpid())
         child_rss = rss_mb(child.pid)
         total = rss_mb(os.getpid())  # after the child's figure: a growing child only adds

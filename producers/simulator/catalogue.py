@@ -98,7 +98,10 @@ def charm_price(value: float, low: float, high: float) -> Decimal:
     return Decimal(repr(round(price, 2))).quantize(CENT)
 
 
-@dataclass(slots=True)
+# eq=False: a product is its one object (ids are unique), so equality is identity. The generated
+# field-by-field __eq__ made each `list.remove` of a removed product build two 13-field tuples for
+# every product it passed.
+@dataclass(slots=True, eq=False)
 class Product:
     """The simulator's mutable view of one product; `to_payload` gives the event payload."""
 

@@ -17,6 +17,7 @@ import string
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
@@ -65,7 +66,7 @@ class SubcategorySpec:
     title_words: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     has_author: bool = False
 
-    @property
+    @cached_property  # read for every product a shopper sees (frozen: the value never changes)
     def key(self) -> str:
         return f"{self.top} > {self.name}"
 

@@ -33,7 +33,6 @@ import os
 import random
 import re
 import secrets
-import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -51,15 +50,14 @@ from events import (
     Event,
     EventType,
     Order,
-    OrderLine,
     ProductRemoved,
     ProductUpserted,
-    make_event,
 )
 from producers.simulator.catalogue import CENT, Product, ProductFactory, charm_price
 from producers.simulator.queries import QueryIntent, generate_queries, make_intent
-from producers.simulator.specs import SPEC_BY_KEY, SUBCATEGORIES, SubcategorySpec
+from producers.simulator.specs import SPEC_BY_KEY, SUBCATEGORIES
 from producers.simulator.tastes import ProductLike, TasteModel, UserTaste
+from producers.simulator.trusted import trusted_click, trusted_event, trusted_order, uuid4_from
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 LivePayload = ProductUpserted | ProductRemoved | Click | Order
@@ -67,7 +65,8 @@ LivePayload = ProductUpserted | ProductRemoved | Click | Order
 _SEARCH_PAGE = 10
 _BROWSE_PAGE = 20
 _RECO_PAGE = 12
-_POSITION_BIAS = tuple(1.0 / (1.0 + 0.3 * pos) for pos in range(_BROWSE_PAGE))
+_POSITIONS = tuple((pos, 1.0 / (1.0 + 0.3 * pos)) for pos in range(_BROWSE_PAGE))
+"""(position on a page, how likely a shopper looks at a product there)."""
 _NOISE_LEVEL = 0.3
 _USE = "#use"
 _CacheKey = tuple[str, tuple[tuple[str, str], ...], str | None]
@@ -160,14 +159,17 @@ class Tally:
     def observe(self, event: Event) -> None:
         payload = event.payload
         self.by_type[payload.type] += 1
-        if isinstance(payload, Click):
-            self.clicks_by_source[payload.source.value] += 1
-        elif isinstance(payload, Order):
+        # By the payload's type tag rather than `isinstance`, which for pydantic models goes through
+        # `ABCMeta.__instancecheck__`: this runs for every event the simulator emits. A `ClickSource`
+        # is a `StrEnum`, equal to its value and hashed as it, so it finds its count without `.value`.
+        if payload.type == "click":
+            self.clicks_by_source[payload.source] += 1
+        elif payload.type == "order":
             self.orders += 1
             self.order_lines += len(payload.lines)
             self.units_sold += sum(line.quantity for line in payload.lines)
             self.order_total += payload.total
-        elif isinstance(payload, ProductUpserted):
+        elif payload.type == "product.upserted":
             self.alive.add(payload.product_id)
             self.removed.discard(payload.product_id)
             if payload.stock == 0:
@@ -221,12 +223,15 @@ class Simulator:
         self._fake.seed_instance(cfg.seed)
         self.tally = Tally()
         self._clock_us = 0
-        self._start = cfg.start_time
+        # Events are built without validation (`trusted_event`): make sure their time is aware, as the
+        # envelope's validator would (a config made with `model_construct` may hold a naive time).
+        self._start = cfg.start_time if cfg.start_time.tzinfo else cfg.start_time.replace(tzinfo=UTC)
         self._factory = ProductFactory(rng, self._fake)
         self.products: dict[str, Product] = {}
         self._by_key: dict[str, list[Product]] = {spec.key: [] for spec in SUBCATEGORIES}
         self._index: dict[tuple[str, str, str], list[Product]] = {}
-        """(subcategory key, attribute or "brand", value) -> alive products: the shop's search index."""
+        """(subcategory key, attribute or "brand", value) -> alive products, best quality first (then
+        by id): the shop's search index."""
         self._by_quality: dict[str, list[Product]] = {spec.key: [] for spec in SUBCATEGORIES}
         self._alive: list[Product] = []
         self._sold_out: deque[str] = deque()
@@ -290,10 +295,10 @@ class Simulator:
 
     def _emit(self, payload: LivePayload, step_us: int) -> Event:
         self._clock_us += step_us
-        event = make_event(
+        event = trusted_event(
             payload,
-            event_time=self._start + timedelta(microseconds=self._clock_us),
-            event_id=uuid.UUID(int=self._rng.getrandbits(128) ^ self._event_id_mask, version=4),
+            self._start + timedelta(0, 0, self._clock_us),  # positional: keywords cost a third more
+            uuid4_from(self._rng.getrandbits(128) ^ self._event_id_mask),
         )
         self.tally.observe(event)
         return event
@@ -311,9 +316,10 @@ class Simulator:
         lambd = 1.0 / (cfg.mean_interarrival_s * 1e6)
         sessions: list[tuple[str, Iterator[list[LivePayload]]]] = []
         active: set[str] = set()
+        random, expovariate, emit = rng.random, rng.expovariate, self._emit
         while True:
             self._steps += 1
-            r = rng.random()
+            r = random()
             payloads: list[LivePayload]
             if r < t_new or not self._alive:
                 payloads = [self._add_product().to_payload()]
@@ -335,7 +341,7 @@ class Simulator:
                     continue
                 payloads = step
             for payload in payloads:
-                yield self._emit(payload, 1 + int(rng.expovariate(lambd)))
+                yield emit(payload, 1 + int(expovariate(lambd)))
 
     # ------------------------------------------------------------------ catalogue changes
 
@@ -345,8 +351,8 @@ class Simulator:
         self.products[product.product_id] = product
         self._by_key[product.key].append(product)
         self._version[product.key] += 1
-        for term in self._terms(product):
-            self._index.setdefault(term, []).append(product)
+        for term in self._terms(product):  # in quality order, as _rank wants them
+            bisect.insort(self._index.setdefault(term, []), product, key=_quality_rank)
         bisect.insort(self._by_quality[product.key], product, key=_quality_rank)
         self._alive.append(product)
         self._quality[product.product_id] = product.quality
@@ -434,10 +440,14 @@ class Simulator:
         if d <= 0:
             return
         rng = self._rng
-        for key, weight in user.categories.items():
-            user.categories[key] = min(1.0, max(0.05, weight + rng.gauss(0.0, d)))
-        for brand, weight in user.brands.items():
-            user.brands[brand] = min(1.0, max(0.0, weight + rng.gauss(0.0, d)))
+        gauss, categories, brands = rng.gauss, user.categories, user.brands
+        # min(1.0, max(low, w)) as comparisons, without two builtin calls a weight.
+        for key, weight in categories.items():
+            w = weight + gauss(0.0, d)
+            categories[key] = 1.0 if w >= 1.0 else w if w > 0.05 else 0.05
+        for brand, weight in brands.items():
+            w = weight + gauss(0.0, d)
+            brands[brand] = 1.0 if w >= 1.0 else w if w > 0.0 else 0.0
         user.price_position = min(1.0, max(0.0, user.price_position + rng.gauss(0.0, d / 2)))
         if rng.random() < d:  # a new interest appears, the weakest one fades out
             key = rng.choice(SUBCATEGORIES).key
@@ -449,33 +459,34 @@ class Simulator:
 
     # ------------------------------------------------------------------ sessions
 
-    def _pick_spec(self, favourites: tuple[list[str], list[float]]) -> SubcategorySpec:
+    def _pick_key(self, favourites: tuple[list[str], list[float]]) -> str:
         """A favourite subcategory (by weight) most of the time, else one at random by catalogue size."""
         rng = self._rng
         if rng.random() < 0.8:
             keys, cum = favourites
-            return SPEC_BY_KEY[keys[bisect.bisect(cum, rng.random() * cum[-1])]]
-        return SPEC_BY_KEY[rng.choice(self._alive).key]
+            return keys[bisect.bisect(cum, rng.random() * cum[-1])]
+        return rng.choice(self._alive).key
 
     def _search(
         self, user: UserTaste, favourites: tuple[list[str], list[float]]
     ) -> tuple[list[Product], str] | None:
         """A query from the user's interests and the shop's (deterministic, cached) first page for it."""
         rng = self._rng
-        spec = self._pick_spec(favourites)
-        candidates = self._by_key[spec.key]
+        key = self._pick_key(favourites)
+        candidates = self._by_key[key]
         if not candidates:
             return None
+        spec = SPEC_BY_KEY[key]
         liked = [b for b in user.brands if b in spec.brands]
         brand = rng.choice(liked) if liked and rng.random() < 0.5 else None
         example = rng.choice(candidates)
         intent: QueryIntent = make_intent(rng, spec, example, style="brand" if brand else None, brand=brand)
-        version = self._version[spec.key]
-        cache_key = (spec.key, intent.constraints, intent.use)  # the ranking does not depend on wording
+        version = self._version[key]
+        cache_key = (key, intent.constraints, intent.use)  # the ranking does not depend on wording
         cached = self._search_cache.get(cache_key)
         if cached is not None and cached[0] == version:
             return cached[1], intent.text
-        page = self._rank(spec.key, intent)
+        page = self._rank(key, intent)
         if len(self._search_cache) > 50_000:
             self._search_cache.clear()
         self._search_cache[cache_key] = (version, page)
@@ -484,7 +495,9 @@ class Simulator:
     def _rank(self, key: str, intent: QueryIntent) -> list[Product]:
         """The first result page: by `intent.grade` (from the index, without scanning the subcategory),
         then quality, then id."""
-        if intent.constraints:
+        if len(intent.constraints) == 1:  # every hit meets the one constraint: quality order
+            ranked = self._index.get((key, *intent.constraints[0]), [])
+        elif intent.constraints:
             hits: dict[str, int] = {}
             found: dict[str, Product] = {}
             for attr, value in intent.constraints:
@@ -493,7 +506,7 @@ class Simulator:
                     found[p.product_id] = p
             ranked = sorted(found.values(), key=lambda p: (-hits[p.product_id], -p.quality, p.product_id))
         elif intent.use is not None:
-            ranked = sorted(self._index.get((key, _USE, intent.use), ()), key=_quality_rank)
+            ranked = self._index.get((key, _USE, intent.use), [])
         else:
             ranked = []
         page = ranked[:_SEARCH_PAGE]
@@ -509,7 +522,7 @@ class Simulator:
     def _browse(self, favourites: tuple[list[str], list[float]]) -> list[Product]:
         """A category page: bestsellers (first or second page) or newest arrivals."""
         rng = self._rng
-        key = self._pick_spec(favourites).key
+        key = self._pick_key(favourites)
         r = rng.random()
         if r < 0.2:
             return self._by_key[key][: -_BROWSE_PAGE - 1 : -1]
@@ -521,14 +534,12 @@ class Simulator:
         return cached[2][_BROWSE_PAGE:] if r < 0.35 else cached[2][:_BROWSE_PAGE]
 
     def _recommend(self, favourites: tuple[list[str], list[float]]) -> list[Product]:
-        rng = self._rng
+        random, choice = self._rng.random, self._rng.choice
+        by_key, alive = self._by_key, self._alive
         page: dict[str, Product] = {}
         for _ in range(_RECO_PAGE):
-            if rng.random() < 0.5:
-                candidates = self._by_key[self._pick_spec(favourites).key] or self._alive
-            else:
-                candidates = self._alive
-            product = rng.choice(candidates)
+            candidates = (by_key[self._pick_key(favourites)] or alive) if random() < 0.5 else alive
+            product = choice(candidates)
             page[product.product_id] = product
         return list(page.values())
 
@@ -547,8 +558,9 @@ class Simulator:
         score = self.tastes.score_parts
         keep = 1.0 - cfg.click_noise
         noise = cfg.click_noise * _NOISE_LEVEL
+        random = rng.random
         for _ in range(n_actions):
-            r = rng.random()
+            r = random()
             query: str | None = None
             if r < 0.45:
                 found = self._search(user, favourites)
@@ -561,9 +573,9 @@ class Simulator:
             else:
                 page, source = self._recommend(favourites), ClickSource.RECOMMENDATION
             clicks: list[LivePayload] = []
-            for pos, p in enumerate(page):
-                u = rng.random()
-                bias = _POSITION_BIAS[pos]
+            # Pages are at most _BROWSE_PAGE long, so zip() stops at the page's end.
+            for p, (pos, bias) in zip(page, _POSITIONS, strict=False):
+                u = random()
                 if u >= bias:
                     continue
                 s = seen.get(p.product_id)
@@ -571,18 +583,9 @@ class Simulator:
                     s = score(user, p.key, p.category_path[0], p.brand, p.price_f, p.product_id)
                     seen[p.product_id] = s
                 if u < bias * (keep * s + noise):
-                    clicks.append(
-                        Click(
-                            user_id=user_id,
-                            product_id=p.product_id,
-                            session_id=session_id,
-                            source=source,
-                            position=pos,
-                            query=query,
-                        )
-                    )
+                    clicks.append(trusted_click(user_id, p.product_id, session_id, source, pos, query))
                     clicked.setdefault(p.product_id, p)
-                    if rng.random() < 0.5:
+                    if random() < 0.5:
                         break
             yield clicks
         order = self._checkout(user_id, session_id, clicked.values(), seen)
@@ -604,17 +607,10 @@ class Simulator:
                 chosen.append((p, min(quantity, p.stock)))
         if not chosen:
             return []
-        lines = [OrderLine(product_id=p.product_id, quantity=q, unit_price=p.price) for p, q in chosen]
+        lines = [(p.product_id, q, p.price) for p, q in chosen]
         total = sum((p.price * q for p, q in chosen), Decimal("0.00")).quantize(CENT)
-        out: list[LivePayload] = [
-            Order(
-                order_id=f"o{self._next_order:07d}{self._id_suffix}",
-                user_id=user_id,
-                session_id=session_id,
-                lines=lines,
-                total=total,
-            )
-        ]
+        order_id = f"o{self._next_order:07d}{self._id_suffix}"
+        out: list[LivePayload] = [trusted_order(order_id, user_id, session_id, lines, total)]
         self._next_order += 1
         for p, q in chosen:
             p.stock -= q

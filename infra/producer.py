@@ -44,8 +44,10 @@ class Sink(Protocol):
     """What a writer of events needs (`EventSink`, or `infra.sender.ProcessSink` for bulk writers)."""
 
     sent: int
-    acked: int
     failed: int
+
+    @property
+    def acked(self) -> int: ...
 
     def send(self, event: Event) -> Any: ...
 

@@ -18,14 +18,16 @@ GROUPS: dict[str, Callable[[Settings], Processor]] = {
 }
 
 
-def build_loop(name: str, settings: Settings, group_id: str | None = None) -> ConsumerLoop:
+def build_loop(name: str, settings: Settings, group_id: str | None = None,
+               processor: Processor | None = None) -> ConsumerLoop:
     """The consumer loop of group `name`, writing to the group's own SQLite file, under this node's
-    Kafka group name (`Settings.group_id`) unless `group_id` is given."""
+    Kafka group name (`Settings.group_id`) unless `group_id` is given, with the group's processor
+    unless `processor` is given (the benchmarks measure the pipeline with parts of it left out)."""
     try:
         factory = GROUPS[name]
     except KeyError:
         raise ValueError(f"unknown consumer group {name!r}; choose one of: {', '.join(GROUPS)}") from None
-    processor = factory(settings)
+    processor = processor or factory(settings)
     return ConsumerLoop(
         processor,
         settings.bootstrap,

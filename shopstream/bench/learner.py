@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 
 import httpx
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from consumers.groups import build_loop
+from consumers.learner.processor import LearnerProcessor
+from consumers.processor import Processor, Record
 from consumers.runtime import LoopStats
 from events import Click, ClickSource, make_event
 from infra.config import Settings
@@ -29,9 +32,18 @@ from shopstream.bench.harness import (
 )
 
 
-def _learner_rate(settings: Settings, group: str, n: int) -> float:
+class _Untrained(LearnerProcessor):
+    """The learner's pipeline without its model: every event appended to the log exactly once with its
+    offset, nothing trained. How close to the bare consumer the design could come if learning cost
+    nothing."""
+
+    def after_commit(self, records: Sequence[Record]) -> None:
+        return None
+
+
+def _learner_rate(settings: Settings, group: str, n: int, processor: Processor | None = None) -> float:
     """Events/s of a `learner` consumer (a group of its own) from its first record to the n-th."""
-    loop = build_loop("learner", settings, group_id=group)
+    loop = build_loop("learner", settings, group_id=group, processor=processor)
 
     def stop_when_done(stats: LoopStats) -> None:
         if stats.applied >= n:
@@ -67,11 +79,16 @@ def bench_learner_throughput(base: Settings, n: int = 20_000) -> dict[str, float
         live = _learner_rate(settings.model_copy(update={"data_dir": settings.data_dir / "live",
                                                          "learner_catch_up_after_s": 1e9}),
                              f"{prefix}learner-live", n)
+        untrained_settings = settings.model_copy(update={"data_dir": settings.data_dir / "untrained"})
+        untrained = _learner_rate(untrained_settings, f"{prefix}learner-untrained", n,
+                                  _Untrained(untrained_settings))
     return {
         "reco.learner_events_per_s": behind,
         "reco.learner_live_events_per_s": live,
         "reco.bare_consumer_events_per_s": bare,
         "reco.learner_ratio": behind / bare,
+        "reco.learner_untrained_events_per_s": untrained,
+        "reco.learner_untrained_ratio": untrained / bare,
     }
 
 

@@ -30,6 +30,7 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
     "ingest": [
         ("ingest.simulator_events_per_s", "ingest.bare_producer_events_per_s"),
         ("ingest.pipeline_events_per_s", "ingest.bare_consumer_events_per_s"),
+        ("ingest.pipeline_no_rows_events_per_s", "ingest.bare_consumer_events_per_s"),
     ],
     "relevance": [
         ("search.ndcg10_hybrid", "search.ndcg10_bm25"),
@@ -67,6 +68,7 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
     "learner": [
         ("reco.learner_events_per_s", "reco.bare_consumer_events_per_s"),
         ("reco.learner_live_events_per_s", "reco.bare_consumer_events_per_s"),
+        ("reco.learner_untrained_events_per_s", "reco.bare_consumer_events_per_s"),
     ],
     "learner-scale": [
         ("reco.learn_one_us_large_catalogue", "reco.learn_one_us_small_catalogue"),

@@ -133,18 +133,21 @@ def bench_learning_freshness(base: Settings, samples: int = 15, load_rate: float
     }
 
 
-def _model_cost_at(n_items: int, warm: int = 10_000, timed: int = 3_000, users: int = 300) -> tuple[float, float]:
+def _model_cost_at(n_items: int, active: int = 2_000, warm: int = 10_000, timed: int = 3_000,
+                   users: int = 300) -> tuple[float, float]:
     """(µs a `learn_one`, ms a `recommend`) of the learner's model over a catalogue of `n_items`
-    (random unit vectors, 200 categories), after `warm` interactions; the same stream whatever the size:
-    a popular head (Zipf), 5,000 users, sessions of 50 events."""
+    (random unit vectors, 200 categories) after `warm` interactions. The interactions are the same
+    whatever the catalogue's size (5,000 users, sessions of 50 events, items drawn from the first
+    `active` with a Zipf-like popular head), so only the catalogue's size differs."""
     rng = np.random.default_rng(0)
     model = LiveModel.new().model
     vectors = rng.standard_normal((n_items, 128)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     for i in range(n_items):
         model.add_item(f"p{i}", f"c{i % 200}", f"b{i % 500}", float(1 + i % 300), vectors[i], in_stock=True)
-    items = (np.minimum(rng.zipf(1.3, warm + timed), n_items) - 1).tolist()
-    who = rng.integers(0, 5_000, warm + timed).tolist()
+    stream_rng = np.random.default_rng(1)  # apart from the vectors', so the stream does not depend on n_items
+    items = ((stream_rng.zipf(1.3, warm + timed) - 1) % active).tolist()
+    who = stream_rng.integers(0, 5_000, warm + timed).tolist()
     stream = [Interaction(f"u{u}", f"p{i}", "click", 1.0, 1.7e9 + k, f"s{u}-{k // 50}")
               for k, (u, i) in enumerate(zip(who, items, strict=True))]
     with threadpool_limits(1):
@@ -163,11 +166,11 @@ def _model_cost_at(n_items: int, warm: int = 10_000, timed: int = 3_000, users: 
 
 def bench_learner_catalogue_size(base: Settings, small: int = 2_000, large: int = 200_000) -> dict[str, float]:
     """What the learner's model costs an event, and the API a recommendation, at a shop's catalogue
-    size against a small one: the same stream of interactions (in process, no Kafka). A cost that
-    grows with the catalogue (a dense array per event) shows as a ratio far above 1."""
+    size against a small one: the same interactions, over the small catalogue's items (in process, no
+    Kafka). A cost that grows with the catalogue (a dense array per event) shows as a ratio far above 1."""
     del base
-    learn_small, rec_small = _model_cost_at(small)
-    learn_large, rec_large = _model_cost_at(large)
+    learn_small, rec_small = _model_cost_at(small, active=small)
+    learn_large, rec_large = _model_cost_at(large, active=small)
     return {
         "reco.learn_one_us_small_catalogue": learn_small,
         "reco.learn_one_us_large_catalogue": learn_large,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from pydantic_core import SchemaSerializer, core_schema
 
-from events.schema import Event
+from events.schema import PRODUCE_TIME, Event
 from events.topics import topic_for
 
 _YEAR_S = 365.25 * 86_400
@@ -45,10 +45,15 @@ class DecodeError(ValueError):
 
 
 def encode(event: Event, stamp: bool = True) -> bytes:
-    """Serialise; with `stamp`, set `produce_time` to now."""
-    if stamp:
-        event = event.model_copy(update={"produce_time": datetime.now(UTC)})
-    return event.model_dump_json().encode("utf-8")
+    """Serialise; with `stamp`, with `produce_time` set to now (the event itself is not changed).
+
+    >>> from events import ProductRemoved, make_event
+    >>> e = make_event(ProductRemoved(product_id="p1"))
+    >>> decode(encode(e)).produce_time is not None, e.produce_time, decode(encode(e, stamp=False)).produce_time
+    (True, None, None)
+    """
+    context = {PRODUCE_TIME: datetime.now(UTC)} if stamp else None
+    return Event.__pydantic_serializer__.to_json(event, context=context)
 
 
 def decode(raw: bytes | None, topic: str | None = None, limits: Limits = DEFAULT_LIMITS,

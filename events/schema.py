@@ -13,9 +13,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    field_serializer,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
+PRODUCE_TIME = "produce_time"  # the serialisation context's key for a send time (`events.encode`)
 
 # Bounds: what the read models can hold. SQLite integers are 64-bit and prices are stored in
 # cents, so every number has a ceiling far above a real shop's and far below an overflow.
@@ -123,6 +132,14 @@ class Event(_Model):
     event_time: EventTime
     produce_time: EventTime | None = None
     payload: Payload
+
+    @field_serializer("produce_time", when_used="json")
+    def _stamped(self, value: datetime | None, info: SerializationInfo) -> datetime | None:
+        """The send time `events.encode` passes in the serialisation context, else the field: stamping
+        this way copies no event (a copy was a third of what encoding one cost)."""
+        context = info.context
+        stamp = context.get(PRODUCE_TIME) if isinstance(context, dict) else None
+        return stamp if stamp is not None else value
 
     @model_validator(mode="after")
     def _type_matches_payload(self) -> Event:

@@ -42,3 +42,14 @@ def test_columns_are_the_ids_and_times_of_each_event() -> None:
     assert produced == [e.produce_time.timestamp() if e.produce_time else None for e in events]
     assert produced[-1] is None and produced[0] is not None
     assert columns([]) == ([], [], [])
+
+
+def test_encode_stamps_the_bytes_not_the_event() -> None:
+    event = make_event(Click(user_id="u", product_id="p", session_id="s", source=ClickSource.BROWSE))
+    raw = encode(event)
+    back = decode(raw)
+    assert event.produce_time is None and back.produce_time is not None
+    assert back.model_copy(update={"produce_time": None}) == event
+    # The same bytes as serialising a copy with that time, as encode did before.
+    assert raw == back.model_dump_json().encode("utf-8") == encode(back, stamp=False)
+    assert decode(encode(event, stamp=False)).produce_time is None

@@ -95,9 +95,7 @@ def trusted_click(
     """`Click(...)` with these fields. The simulator's values fit the schema: its ids are short and
     non-empty (`u00001`, `p000001`, `s0000001-<run id of at most 40 characters>`), positions are below
     one page (20) and queries are a few template words (the templates test bounds their length)."""
-    # `_construct`, inlined: a click is nearly every event.
-    click = _new(Click)
-    _set(click, "__dict__", {
+    values = {
         "type": "click",
         "user_id": user_id,
         "product_id": product_id,
@@ -105,11 +103,8 @@ def trusted_click(
         "source": source,
         "position": position,
         "query": query,
-    })
-    _set(click, "__pydantic_fields_set__", set(_CLICK_SET))
-    _set(click, "__pydantic_extra__", None)
-    _set(click, "__pydantic_private__", None)
-    return click
+    }
+    return _construct(Click, values, _CLICK_SET)
 
 
 def trusted_event(
@@ -117,19 +112,15 @@ def trusted_event(
 ) -> Event:
     """`events.make_event(payload, event_time, event_id)` for a valid payload and an aware `event_time`
     (what the envelope's validators would check: a known type, matching the payload's)."""
-    event = _new(Event)  # `_construct`, inlined: this is every event
-    _set(event, "__dict__", {
+    values = {
         "event_id": event_id,
         "type": _EVENT_TYPE[payload.type],
         "schema_version": SCHEMA_VERSION,
         "event_time": event_time,
         "produce_time": None,
         "payload": payload,
-    })
-    _set(event, "__pydantic_fields_set__", set(_EVENT_SET))
-    _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", None)
-    return event
+    }
+    return _construct(Event, values, _EVENT_SET)
 
 
 def trusted_order(

@@ -28,7 +28,6 @@ from threadpoolctl import threadpool_limits
 
 from consumers.catalog import CatalogProcessor
 from consumers.groups import build_loop
-from consumers.runtime import LoopStats
 from infra.config import Settings
 from infra.producer import EventSink
 from infra.snapshots import SnapshotStore
@@ -37,7 +36,7 @@ from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
 from readmodels.catalog import store
 from readmodels.catalog.live_index import SNAPSHOT_NAME, LiveIndex, index_gaps
-from shopstream.bench.harness import api_server, bare_consumer_rate, consumers, isolated
+from shopstream.bench.harness import api_server, bare_consumer_rate, consumers, isolated, run_until_applied
 
 
 def bench_catalog(base: Settings, n: int = 100_000) -> dict[str, float]:
@@ -50,15 +49,10 @@ def bench_catalog(base: Settings, n: int = 100_000) -> dict[str, float]:
         del sim
         bare = bare_consumer_rate(settings, f"{settings.topic_prefix}bare", n)
         loop = build_loop("catalog", settings)
-
-        def stop_when_done(stats: LoopStats) -> None:
-            if stats.applied >= n:
-                loop.stop()
-
         processor = loop.processor
         assert isinstance(processor, CatalogProcessor)
-        with threadpool_limits(1):  # as `shopstream consume` runs
-            stats = loop.run(on_batch=stop_when_done)
+        with threadpool_limits(1):  # as `shopstream consume` runs, also for the index's last step below
+            stats = run_until_applied(loop, n)
             # The loop stops its indexer thread when it returns: the index's last step (what the
             # thread would have done next) is timed here, so the rate counts products applied to
             # SQLite *and* the vector index.

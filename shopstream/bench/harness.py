@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 import httpx
 from kafka import KafkaConsumer
+from threadpoolctl import threadpool_limits
 
+from consumers.runtime import ConsumerLoop, LoopStats
 from events import CLICKS, ORDERS, PRODUCTS
 from infra.api_token import new_token
 from infra.broker import free_port
@@ -141,6 +143,20 @@ def background_load(settings: Settings, sim: Simulator, rate: float) -> Iterator
     finally:
         stop.set()
         thread.join(10)
+
+
+def run_until_applied(loop: ConsumerLoop, n: int) -> LoopStats:
+    """Run a consumer group's loop until it has applied `n` records, with one BLAS thread, as the
+    CLI runs every process (`shopstream consume`); its stats time the run from the first record."""
+
+    def stop_when_done(stats: LoopStats) -> None:
+        if stats.applied >= n:
+            loop.stop()
+
+    with threadpool_limits(1):
+        stats = loop.run(on_batch=stop_when_done)
+    assert stats.first_record_at is not None
+    return stats
 
 
 def bare_consumer_rate(settings: Settings, group: str, n: int) -> float:

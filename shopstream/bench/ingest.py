@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from consumers.groups import build_loop
 from consumers.processor import Processor, Record
-from consumers.runtime import LoopStats
 from consumers.store import StoreProcessor
 from events import encode, event_key, topic_for
 from infra.config import Settings
@@ -19,7 +18,7 @@ from infra.producer import new_producer
 from infra.sender import ProcessSink
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
-from shopstream.bench.harness import bare_consumer_rate, isolated
+from shopstream.bench.harness import bare_consumer_rate, isolated, run_until_applied
 from shopstream.bench.report import median
 
 
@@ -34,13 +33,7 @@ class _RowsLeftOut(StoreProcessor):
 
 def _pipeline(settings: Settings, group: str, n: int, processor: Processor | None = None) -> float:
     local = settings.model_copy(update={"data_dir": settings.data_dir / group})
-    loop = build_loop("store", local, group_id=group, processor=processor)
-
-    def stop_when_done(stats: LoopStats) -> None:
-        if stats.applied >= n:
-            loop.stop()
-
-    stats = loop.run(on_batch=stop_when_done)
+    stats = run_until_applied(build_loop("store", local, group_id=group, processor=processor), n)
     assert stats.first_record_at is not None and stats.applied == n
     return n / (time.monotonic() - stats.first_record_at)
 

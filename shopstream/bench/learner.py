@@ -14,7 +14,6 @@ from threadpoolctl import threadpool_limits
 from consumers.groups import build_loop
 from consumers.learner.processor import LearnerProcessor
 from consumers.processor import Processor, Record
-from consumers.runtime import LoopStats
 from events import Click, ClickSource, make_event
 from infra.config import Settings
 from infra.producer import EventSink
@@ -29,6 +28,7 @@ from shopstream.bench.harness import (
     consumers,
     isolated,
     percentile,
+    run_until_applied,
 )
 
 
@@ -43,14 +43,7 @@ class _Untrained(LearnerProcessor):
 
 def _learner_rate(settings: Settings, group: str, n: int, processor: Processor | None = None) -> float:
     """Events/s of a `learner` consumer (a group of its own) from its first record to the n-th."""
-    loop = build_loop("learner", settings, group_id=group, processor=processor)
-
-    def stop_when_done(stats: LoopStats) -> None:
-        if stats.applied >= n:
-            loop.stop()
-
-    with threadpool_limits(1):  # as `shopstream consume` runs it
-        stats = loop.run(on_batch=stop_when_done)
+    stats = run_until_applied(build_loop("learner", settings, group_id=group, processor=processor), n)
     assert stats.first_record_at is not None
     return stats.applied / (time.monotonic() - stats.first_record_at)
 

@@ -144,8 +144,19 @@ class CatalogProcessor(Processor):
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._indexer is not None:
-            self._indexer.join(60)
+        if self._indexer is None:
+            return
+        self._indexer.join(60)
+        if self._indexer.is_alive():
+            return
+        # The thread leaves at its next look at the stop flag, so a batch committed while it was in a
+        # step (its wake-up consumed by that step) would wait for the next start: take it into the
+        # index and a snapshot now, as the learner saves its model on close.
+        conn = connect_reader(self.settings.sqlite_path(self.group))
+        try:
+            self.index_step(conn, final=True)
+        finally:
+            conn.close()
 
     # -- the indexer thread ----------------------------------------------------------------------
 
@@ -168,8 +179,9 @@ class CatalogProcessor(Processor):
         finally:
             conn.close()
 
-    def index_step(self, conn: sqlite3.Connection) -> None:
-        """Catch the index up with SQLite (refitting a learned embedder when due) and snapshot it when due."""
+    def index_step(self, conn: sqlite3.Connection, final: bool = False) -> None:
+        """Catch the index up with SQLite (refitting a learned embedder when due) and snapshot it when due
+        (`final`: whenever it changed, as on close)."""
         s = self.settings
         if self.live is None:
             if self.embedder is None:
@@ -182,7 +194,7 @@ class CatalogProcessor(Processor):
                 self._refit(conn, n)
         with read_transaction(conn):  # the index and the invariant's check see one state
             self.dirty |= self.live.catch_up(conn) > 0
-            due = self.live.snapshot_version is None or (
+            due = final or self.live.snapshot_version is None or (
                 time.monotonic() - self.last_snapshot >= s.snapshot_interval_s)
             if self.dirty and due:
                 self._snapshot(conn)

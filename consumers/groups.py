@@ -38,4 +38,5 @@ def build_loop(name: str, settings: Settings, group_id: str | None = None,
         group_id=group_id or settings.group_id(name),
         session_timeout_ms=settings.session_timeout_ms,
         limits=settings.limits(),
+        stall_after_s=settings.stall_after_s,
     )

@@ -34,6 +34,7 @@ from kafka.errors import KafkaError
 from consumers.checkpoint import Checkpoint, Polled, TopicPartition, Undecodable, describe, is_transient
 from consumers.deadletter import DeadLetterSink
 from consumers.processor import Processor, Record
+from consumers.stall import StallWatch
 from events import DEFAULT_LIMITS, DecodeError, Limits, decode
 from infra.memory import trim_heap
 from infra.sqlite import connect_writer, transaction, write_status
@@ -45,6 +46,12 @@ HEARTBEAT_S = 2.0
 TRIM_HEAP_EVERY_S = 60.0
 UNREACHABLE_AFTER_S = 2.0  # how long no broker must answer before the heartbeat says so
 COMMIT_TIMEOUT_MS = 5_000  # a commit while the broker is away must not hold the loop (and its heartbeat) long
+# The client's metadata is refreshed at least this often (kafka-python's default is 5 min). The
+# group leader rebalances when a refresh shows partitions its last assignment did not see; an
+# assignment made before the client knew a topic's partitions is empty, and would stay so until the
+# next refresh.
+METADATA_MAX_AGE_MS = 10_000
+OFFSETS_TIMEOUT_MS = 5_000  # the stall check's two offset lookups
 
 
 @dataclass
@@ -55,6 +62,7 @@ class LoopStats:
     dead_lettered: int = 0
     retries: int = 0  # batches rolled back on a transient error
     hook_errors: int = 0  # failures in after_commit / on_idle
+    stalls: int = 0  # times records waited on an assigned partition and none came (the group was rejoined)
     first_record_at: float | None = None  # time.monotonic() of the first non-empty poll
 
 
@@ -101,6 +109,7 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.loop.seek_to_stored(assigned)
+        self.loop.stall_watch.restart()
         self.loop.assigned.set()
         log.info("assigned %s", sorted(f"{tp.topic}-{tp.partition}" for tp in assigned))
 
@@ -118,6 +127,7 @@ class ConsumerLoop:
         group_id: str | None = None,
         session_timeout_ms: int = 10_000,
         limits: Limits = DEFAULT_LIMITS,
+        stall_after_s: float = 30.0,
     ) -> None:
         self.topic_prefix = topic_prefix
         self.group_id = group_id or topic_prefix + processor.group
@@ -135,6 +145,7 @@ class ConsumerLoop:
         self._beat_at = 0.0
         self._backoff = 0.0
         self._unreachable_since: float | None = None
+        self.stall_watch = StallWatch(stall_after_s)
         self._trimmed_at = time.monotonic()
         self.dead_letter = DeadLetterSink(bootstrap, topic_prefix)
         self._bootstrap = bootstrap
@@ -164,17 +175,21 @@ class ConsumerLoop:
                     session_timeout_ms=self._session_timeout_ms,
                     heartbeat_interval_ms=max(self._session_timeout_ms // 5, 500),
                     reconnect_backoff_max_ms=5_000,
+                    metadata_max_age_ms=METADATA_MAX_AGE_MS,
                 )
             except KafkaError as exc:
                 self._wait_out(f"cannot reach Kafka at {self._bootstrap}", exc)
                 if self._stop.is_set():
                     raise
                 continue
-            consumer.subscribe([self.topic_prefix + t for t in self.processor.topics], listener=_SeekToStored(self))
+            self._subscribe(consumer)
             self._consumer = consumer
             self._committer = KafkaCommitter(consumer)
             self._checkpoint = Checkpoint(self.conn, self.group_id, self.dead_letter, self._committer)
         return self._consumer
+
+    def _subscribe(self, consumer: KafkaConsumer) -> None:
+        consumer.subscribe([self.topic_prefix + t for t in self.processor.topics], listener=_SeekToStored(self))
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -236,6 +251,7 @@ class ConsumerLoop:
                 if self.stats.first_record_at is None:
                     self.stats.first_record_at = time.monotonic()
                 self._process(polled)
+                self.stall_watch.progressed()
                 if on_batch is not None:
                     on_batch(self.stats)
                 self._maybe_trim_heap()
@@ -267,6 +283,37 @@ class ConsumerLoop:
         lasting = self._unreachable_since is not None and now - self._unreachable_since >= UNREACHABLE_AFTER_S
         confirmed = problem if lasting else None
         self._heartbeat("retrying" if confirmed else "running", error=confirmed)
+        if problem is None:
+            self._rejoin_if_stalled()
+
+    def _rejoin_if_stalled(self) -> None:
+        """Leave and rejoin the group if records have waited on an assigned partition while none
+        arrived for `stall_after_s` (see `consumers.stall`): a new assignment starts the client's
+        fetch state afresh, from the offsets stored in SQLite."""
+        consumer = self._consumer
+        if consumer is None or not self.stall_watch.due():
+            return
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return
+        try:
+            begin = consumer.beginning_offsets(assigned, timeout_ms=OFFSETS_TIMEOUT_MS)
+            end = consumer.end_offsets(assigned, timeout_ms=OFFSETS_TIMEOUT_MS)
+        except KafkaError as exc:
+            log.debug("stall check skipped: %s", describe(exc))
+            return
+        stored = self.checkpoint.stored_offsets()
+        owed = StallWatch.waiting(assigned, {tp: stored[(tp.topic, tp.partition)] for tp in assigned
+                                             if (tp.topic, tp.partition) in stored}, begin, end)
+        if not owed:
+            return
+        self.stats.stalls += 1
+        log.warning("%s: %d records wait on %s, but none has arrived for %.0f s; rejoining the group",
+                    self.processor.group, sum(owed.values()),
+                    ", ".join(sorted(f"{tp.topic}-{tp.partition}" for tp in owed)), self.stall_watch.interval_s)
+        self.stall_watch.stalled()
+        consumer.unsubscribe()
+        self._subscribe(consumer)
 
     def _maybe_trim_heap(self) -> None:
         """Now and then give freed heap pages back: batches allocate and drop arrays of every

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     poll_timeout_ms: int = Field(default=500, ge=1)
     # How soon a crashed consumer's partitions move to a live member of its group.
     session_timeout_ms: int = Field(default=10_000, ge=6_000)
+    # An idle consumer whose partitions hold records it has not received checks this often, and
+    # rejoins its group if they are still waiting (consumers/stall.py).
+    stall_after_s: float = Field(default=30.0, gt=0, le=600)
 
     # Catalog search: the embedder of the vector leg, FAISS layout, snapshots.
     # The default, WordLlama (pretrained static token embeddings shipped in a PyPI package), matched

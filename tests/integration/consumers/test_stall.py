@@ -1,0 +1,35 @@
+"""A consumer that stops receiving the records waiting on its partitions rejoins its group and
+goes on from its stored offsets, without a restart."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from consumers.groups import build_loop
+from consumers.runtime import LoopStats
+from infra.producer import EventSink
+from producers.publish import publish
+from producers.simulator.world import Simulator, SimulatorConfig
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.mark.timeout(180)
+def test_a_consumer_whose_fetching_stopped_rejoins_and_applies_the_rest(settings):
+    events = Simulator(SimulatorConfig(seed=5, n_products=50, n_users=20)).events()
+    with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+        assert publish(sink, itertools.islice(events, 600), progress=False) == 600
+        sink.flush()
+    loop = build_loop("store", settings.model_copy(update={"batch_max_records": 50, "stall_after_s": 2.0}))
+
+    def stop_fetching(stats: LoopStats) -> None:
+        # The client's fetching stops as in kafka-python's fetch-state bugs: every partition is
+        # still assigned, none is asked for records again (until the assignment changes).
+        if stats.batches == 1:
+            loop.consumer.pause(*loop.consumer.assignment())
+
+    stats = loop.run(on_batch=stop_fetching, until_log_end=True)
+    assert stats.stalls >= 1
+    assert stats.applied == 600

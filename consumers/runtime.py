@@ -46,11 +46,6 @@ HEARTBEAT_S = 2.0
 TRIM_HEAP_EVERY_S = 60.0
 UNREACHABLE_AFTER_S = 2.0  # how long no broker must answer before the heartbeat says so
 COMMIT_TIMEOUT_MS = 5_000  # a commit while the broker is away must not hold the loop (and its heartbeat) long
-# The client's metadata is refreshed at least this often (kafka-python's default is 5 min). The
-# group leader rebalances when a refresh shows partitions its last assignment did not see; an
-# assignment made before the client knew a topic's partitions is empty, and would stay so until the
-# next refresh.
-METADATA_MAX_AGE_MS = 10_000
 OFFSETS_TIMEOUT_MS = 5_000  # the stall check's two offset lookups
 
 
@@ -175,7 +170,6 @@ class ConsumerLoop:
                     session_timeout_ms=self._session_timeout_ms,
                     heartbeat_interval_ms=max(self._session_timeout_ms // 5, 500),
                     reconnect_backoff_max_ms=5_000,
-                    metadata_max_age_ms=METADATA_MAX_AGE_MS,
                 )
             except KafkaError as exc:
                 self._wait_out(f"cannot reach Kafka at {self._bootstrap}", exc)

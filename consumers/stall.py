@@ -1,12 +1,12 @@
 """Noticing a consumer that has stopped receiving records it is owed.
 
-A consumer loop that polls nothing while the partitions it owns hold records past its stored
-offsets is stuck, whatever the cause: an assignment computed before the client knew the topic's
-partitions, or a fetch state that never asks for a partition again until the next rebalance (both
-seen with kafka-python 3.0 around broker restarts; see dpkp/kafka-python#3131). Nothing in the
-client notices either; the loop would wait for good. `StallWatch` decides when to look and whether
-what it sees is a stall; the loop (`consumers.runtime`) asks the broker and rejoins the group.
-"""
+A consumer loop that polls nothing while the partitions assigned to it hold records past its
+stored offsets is stuck, whatever the cause. With kafka-python 3.0.12 it happens after a broker
+restart: the coordinator has expelled the member (its session ran out during the outage), the
+client never notices, keeps its assignment and fetches nothing (a similar stall is reported as
+dpkp/kafka-python#3131). Nothing in the client recovers; the loop would wait for good.
+`StallWatch` decides when to look and what is owed; the loop (`consumers.runtime`) asks the broker
+for the offsets and rejoins the group."""
 
 from __future__ import annotations
 

@@ -160,6 +160,11 @@ class ItemCatalog:
         self._has_vector = np.zeros(self._cap, dtype=np.bool_)
         self._added_ts = np.full(self._cap, np.nan, dtype=np.float64)
         self._vectors = np.zeros((self._cap, dim or 0), dtype=np.float32)
+        # Each item's index in the order its added time was set (once), beside the running maximum
+        # of those times: `added_since` reads only the tail past where the maximum reached its time.
+        self._added_order = np.zeros(self._cap, dtype=np.int64)
+        self._added_max = np.zeros(self._cap, dtype=np.float64)
+        self._n_added = 0
 
     # -- views over the first len(self) rows --------------------------------------------------
     def __len__(self) -> int:
@@ -240,6 +245,8 @@ class ItemCatalog:
         self._has_vector = grow(self._has_vector, False)
         self._added_ts = grow(self._added_ts, np.nan)
         self._vectors = grow(self._vectors, 0.0)
+        self._added_order = grow(self._added_order, 0)
+        self._added_max = grow(self._added_max, 0.0)
         self._cap = cap
 
     def ensure(self, item_id: str, ts: float | None = None) -> int:
@@ -254,8 +261,34 @@ class ItemCatalog:
         self.index[item_id] = idx
         self._active[idx] = False
         self._in_stock[idx] = True
-        self._added_ts[idx] = np.nan if ts is None else ts
+        self._added_ts[idx] = np.nan
+        if ts is not None:
+            self._set_added(idx, ts)
         return idx
+
+    def _set_added(self, idx: int, ts: float) -> None:
+        """Give item ``idx`` (which has none) its added time ``ts``."""
+        self._added_ts[idx] = ts
+        if math.isnan(ts):
+            return
+        n = self._n_added  # at most one entry per item, so it fits in the catalog's capacity
+        self._added_order[n] = idx
+        self._added_max[n] = ts if n == 0 or ts > self._added_max[n - 1] else self._added_max[n - 1]
+        self._n_added = n + 1
+
+    def added_since(self, t: float) -> IntArray:
+        """Items whose added time is at or after ``t``, ascending: ``flatnonzero(added_ts >= t)``
+        without reading every item's time (items mostly arrive in time order, so only the newest are read).
+
+        >>> cat = ItemCatalog()
+        >>> for i, ts in enumerate([5.0, 1.0, 7.0, 9.0]): _ = cat.ensure(f"p{i}", ts)
+        >>> cat.added_since(6.0).tolist(), cat.added_since(5.0).tolist()
+        ([2, 3], [0, 2, 3])
+        """
+        n = self._n_added
+        start = int(np.searchsorted(self._added_max[:n], t, side="left"))
+        tail = self._added_order[start:n]
+        return np.sort(tail[self._added_ts[tail] >= t])
 
     def _vocab(self, value: str | None, names: list[str], index: dict[str, int]) -> int:
         if value is None or value == "":
@@ -292,7 +325,7 @@ class ItemCatalog:
         is_new = item_id not in self.index
         idx = self.ensure(item_id, ts)
         if not is_new and np.isnan(self._added_ts[idx]) and ts is not None:
-            self._added_ts[idx] = ts
+            self._set_added(idx, ts)
         self._active[idx] = True
         if in_stock is not None:
             self._in_stock[idx] = in_stock
@@ -359,9 +392,38 @@ class ItemCatalog:
         cat._active[:n] = arrays["active"]
         cat._has_vector[:n] = arrays["has_vector"]
         cat._added_ts[:n] = arrays["added_ts"]
+        known = np.flatnonzero(~np.isnan(cat._added_ts[:n]))
+        order = known[np.argsort(cat._added_ts[known], kind="stable")]
+        cat._n_added = order.size
+        cat._added_order[: order.size] = order
+        cat._added_max[: order.size] = cat._added_ts[order]  # sorted: its own running maximum
         if cat.dim:
             cat._vectors[:n] = arrays["vectors"]
         return cat
+
+
+class CandidateFilter:
+    """Which of some items may be recommended: listed, in stock and not excluded. ``filter[items]``
+    is ``mask[items]`` of the dense mask (:meth:`Recommender._candidate_mask`) without building it,
+    which costs a copy of the catalogue's flags per answer.
+
+    >>> cat = ItemCatalog()
+    >>> for item in ("a", "b", "c"): _ = cat.upsert(item, None, None, None, None)
+    >>> _ = cat.set_in_stock("b", False)
+    >>> CandidateFilter(cat, [2])[np.array([2, 1, 0])].tolist()
+    [False, False, True]
+    """
+
+    def __init__(self, catalog: ItemCatalog, excluded: list[int]) -> None:
+        self._active = catalog.active
+        self._in_stock = catalog.in_stock
+        self._excluded = np.asarray(excluded, dtype=np.int64)
+
+    def __getitem__(self, items: IntArray) -> BoolArray:
+        keep: BoolArray = self._active[items] & self._in_stock[items]
+        if self._excluded.size:
+            keep &= ~np.isin(items, self._excluded)
+        return keep
 
 
 class Recommender(ABC):
@@ -432,6 +494,11 @@ class Recommender(ABC):
     def _tick(self, ts: float) -> None:
         if self.clock is None or ts > self.clock:
             self.clock = ts
+
+    def _candidate_filter(self, exclude: set[str] | None) -> CandidateFilter:
+        """:meth:`_candidate_mask`, asked of a few items at a time (for answers built from few candidates)."""
+        index = self.catalog.index
+        return CandidateFilter(self.catalog, [i for i in (index.get(x) for x in exclude or ()) if i is not None])
 
     def _candidate_mask(self, exclude: set[str] | None) -> BoolArray:
         """Available items minus ``exclude``, as a boolean mask over the catalog."""

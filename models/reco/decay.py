@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from models.reco.base import FloatArray
+from models.reco.base import FloatArray, IntArray
 
 # exp(_MAX_EXPONENT) stays far from float64 overflow even after many additions.
 _MAX_EXPONENT = 200.0
@@ -40,6 +40,11 @@ class DecayedCounts:
         self.t_ref: float | None = None
         self._values = np.zeros(max(1, capacity), dtype=np.float64)
         self.max_raw = 0.0  # max of the scaled values; every value decays alike, so this stays exact
+        # Which indices were ever added to, so that a reader of the few nonzero values need not scan
+        # them all: a flag per index, the sorted indices, and those added since they were sorted.
+        self._added = np.zeros(self._values.shape[0], dtype=np.bool_)
+        self._added_sorted: IntArray = np.empty(0, dtype=np.int64)
+        self._added_new: list[int] = []
 
     def _ensure(self, n: int) -> None:
         if n > self._values.shape[0]:
@@ -49,6 +54,9 @@ class DecayedCounts:
             out = np.zeros(cap, dtype=np.float64)
             out[: self._values.shape[0]] = self._values
             self._values = out
+            added = np.zeros(cap, dtype=np.bool_)
+            added[: self._added.shape[0]] = self._added
+            self._added = added
 
     def add(self, idx: int, weight: float, ts: float) -> None:
         if self.t_ref is None:
@@ -58,6 +66,9 @@ class DecayedCounts:
             self._rescale(ts)
             exponent = 0.0
         self._ensure(idx + 1)
+        if not self._added[idx]:
+            self._added[idx] = True
+            self._added_new.append(idx)
         v = self._values[idx] + weight * math.exp(exponent)
         self._values[idx] = v
         if v > self.max_raw:
@@ -81,6 +92,21 @@ class DecayedCounts:
         self._ensure(n)
         return self._values[:n]
 
+    def touched(self) -> IntArray:
+        """Every index ever added to, ascending: all those whose value is not zero, and perhaps a few
+        whose additions summed to zero. Far fewer than the indices when most items are never touched.
+
+        >>> c = DecayedCounts(half_life=10.0)
+        >>> c.add(7, 1.0, ts=0.0); c.add(2, 1.0, ts=1.0); c.add(7, 1.0, ts=2.0)
+        >>> c.touched().tolist()
+        [2, 7]
+        """
+        if self._added_new:
+            fresh = np.asarray(self._added_new, dtype=np.int64)
+            self._added_sorted = np.union1d(self._added_sorted, fresh).astype(np.int64, copy=False)
+            self._added_new = []
+        return self._added_sorted
+
     def values_at(self, now: float, n: int) -> FloatArray:
         """Decayed values at ``now`` of the first ``n`` indices (a new array)."""
         return self.raw(n) * self.factor_at(now)
@@ -97,4 +123,7 @@ class DecayedCounts:
         out.t_ref = None if meta["t_ref"] is None else float(meta["t_ref"])
         out.max_raw = float(meta["max_raw"])
         out._values[: values.shape[0]] = values
+        nonzero = np.flatnonzero(values != 0)
+        out._added[nonzero] = True
+        out._added_sorted = nonzero.astype(np.int64)
         return out

@@ -60,6 +60,7 @@ import numpy.typing as npt
 from sklearn.linear_model import SGDClassifier
 
 from models.reco.base import (
+    CandidateFilter,
     FloatArray,
     IntArray,
     Interaction,
@@ -570,12 +571,15 @@ class OnlineRecommender(Recommender):
                 out[keys] = vals / total
         return out
 
-    def _trending_scores(self, mask: npt.NDArray[np.bool_]) -> FloatArray:
-        raw = self.trend.raw(len(self.catalog)).copy()
-        raw[(raw <= 0) | ~mask] = -np.inf
-        return raw
+    def _trending(self, mask: CandidateFilter) -> tuple[IntArray, FloatArray]:
+        """The items with a trend score (positive, finite) that ``mask`` lets through, ascending, and
+        their raw scores; read from the items ever interacted with, not the whole catalogue."""
+        touched = self.trend.touched()
+        raw = self.trend.raw(len(self.catalog))[touched]
+        keep = mask[touched] & (raw > 0) & np.isfinite(raw)
+        return touched[keep], raw[keep]
 
-    def _warm_candidates(self, ctx: _Context, mask: npt.NDArray[np.bool_], k: int) -> IntArray:
+    def _warm_candidates(self, ctx: _Context, mask: CandidateFilter, k: int) -> IntArray:
         """Union of co-occurrence, content and trending candidates, filtered by ``mask``."""
         cfg = self.config
         parts: list[IntArray] = []
@@ -594,19 +598,14 @@ class OnlineRecommender(Recommender):
             if content.size:
                 content = content[mask[content]]
             parts.append(content[:want])
-        # Trending, overall and in the user's top category: the items _trending_scores leaves finite
-        raw = self.trend.raw(len(self.catalog))
-        trending = np.flatnonzero(mask & (raw > 0) & np.isfinite(raw))
-        trend = raw[trending]
+        # Trending, overall and in the user's top category
+        trending, trend = self._trending(mask)
         parts.append(top_k_among(trending, trend, max(cfg.n_trending_candidates, k)))
         if ctx.top_category >= 0 and cfg.n_category_trending:
             in_top = self.catalog.category[trending] == ctx.top_category
             parts.append(top_k_among(trending[in_top], trend[in_top], cfg.n_category_trending))
-        # The union, sorted: a flag per catalog item (np.unique would sort the concatenation)
-        union = np.zeros(len(self.catalog), dtype=np.bool_)
-        for part in parts:
-            union[part] = True
-        return np.flatnonzero(union)
+        # The union, sorted (a few hundred items: sorting them beats a flag per catalogue item)
+        return np.unique(np.concatenate(parts)).astype(np.int64, copy=False)
 
     def _features(self, ctx: _Context | None, items: IntArray) -> FloatArray:
         cat = self.catalog
@@ -675,13 +674,15 @@ class OnlineRecommender(Recommender):
         if k <= 0:
             return []
         self._ensure_item_arrays(len(self.catalog))
-        mask = self._candidate_mask(exclude)
+        mask = self._candidate_filter(exclude)
         user = self.users.get(user_id)
         ids = self.catalog.ids
         if user is None or user.n == 0:
-            trend = self._trending_scores(mask)
+            trending, trend = self._trending(mask)
+            raw = self.trend.raw(len(self.catalog))
             f = self.trend.factor_at(self.clock if self.clock is not None else 0.0)
-            return [Recommendation(ids[i], float(trend[i] * f), "popular now") for i in top_k_indices(trend, k)]
+            return [Recommendation(ids[i], float(raw[i] * f), "popular now")
+                    for i in top_k_among(trending, trend, k).tolist()]
         ctx = self._context(user)
         cands = self._warm_candidates(ctx, mask, k)
         if cands.size == 0:
@@ -707,9 +708,9 @@ class OnlineRecommender(Recommender):
         cat = self.catalog
         if self.clock is None:
             return np.empty(0, dtype=np.int64)
-        return np.flatnonzero(cat.added_ts >= self.clock - self.config.new_item_max_age).astype(np.int64)
+        return cat.added_since(self.clock - self.config.new_item_max_age)
 
-    def _new_item_for(self, ctx: _Context, mask: npt.NDArray[np.bool_], top: list[int]) -> int | None:
+    def _new_item_for(self, ctx: _Context, mask: CandidateFilter, top: list[int]) -> int | None:
         """Item cold start: the ranker learns from interactions, so it has little reason to rank an
         item nobody has touched yet. When the answer holds no new item (see :meth:`new_items`),
         the new item that best matches the user's profile takes the last place -- only if it
@@ -722,9 +723,7 @@ class OnlineRecommender(Recommender):
         new = new[mask[new] & self.catalog.has_vector[new]]
         if new.size == 0:
             return None
-        is_new = np.zeros(len(self.catalog), dtype=np.bool_)  # a look-up: np.isin sorts both sides
-        is_new[new] = True
-        if is_new[top].any():
+        if np.isin(top, new).any():
             return None
         vectors = self.catalog.vectors
         sims = vectors[new] @ ctx.profile

@@ -387,3 +387,20 @@ def test_the_best_source_of_a_reason_is_the_largest_contribution_newest_first(tr
                         best[key] = (contrib, src)
             for item in range(len(m.catalog)):
                 assert m._best_source(table, ctx, item) == best.get(item, (0.0, -1))[1]
+
+
+def test_the_trending_leg_finds_what_a_scan_of_the_catalogue_finds(world: SyntheticWorld) -> None:
+    """Trending candidates are read from the items ever interacted with, not from every item: they
+    must be exactly those a scan of the whole catalogue keeps, before and after a reload."""
+    model = _fresh(world)
+    ids = model.catalog.ids
+    for i in range(0, len(ids), 9):
+        model.remove_item(ids[i])
+    for i in range(4, len(ids), 11):
+        model.set_in_stock(ids[i], False)
+    for m in (model, _roundtrip(model)):
+        raw = m.trend.raw(len(m.catalog))
+        for exclude in (None, set(ids[:50])):
+            scan = np.flatnonzero(m._candidate_mask(exclude) & (raw > 0) & np.isfinite(raw))
+            items, vals = m._trending(m._candidate_filter(exclude))
+            assert scan.size > 0 and items.tolist() == scan.tolist() and vals.tolist() == raw[scan].tolist()

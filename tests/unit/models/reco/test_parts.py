@@ -234,3 +234,56 @@ def test_sparse_scores_of_nothing_read_zero() -> None:
     empty = SparseScores.sum_by_key(np.empty(0, dtype=np.int64), np.empty(0), 10)
     assert empty.at(np.array([0, 9])).tolist() == [0.0, 0.0]
     assert empty.of(3) == 0.0
+
+
+def test_added_since_is_the_scan_of_added_times() -> None:
+    """`ItemCatalog.added_since(t)` reads only the newest additions; it must name exactly the items
+    whose added time is at or after `t`, whatever order the times came in, and after a reload."""
+    rng = np.random.default_rng(3)
+    cat = ItemCatalog()
+    for i in range(3000):  # past the first capacity; times mostly rising, some late, some unknown
+        late = rng.random() < 0.1
+        ts = None if rng.random() < 0.05 else float(i - (rng.integers(0, 2000) if late else 0))
+        cat.ensure(f"i{i}", ts)
+    for i in range(0, 3000, 7):  # an item first seen without a time gets one when listed
+        cat.upsert(f"i{i}", None, None, None, None, ts=5000.0 + i)
+
+    def scan(c: ItemCatalog, t: float) -> list[int]:
+        return np.flatnonzero(c.added_ts >= t).tolist()
+
+    back = ItemCatalog.from_state(*cat.state())
+    for t in (-1e9, 0.0, 1500.0, 2990.0, 2999.0, 5000.0, 7990.0, 1e9):
+        assert cat.added_since(t).tolist() == scan(cat, t)
+        assert back.added_since(t).tolist() == scan(back, t)
+    assert cat.added_since(2990.0).dtype == np.int64
+
+
+def test_touched_holds_every_counted_index() -> None:
+    c = DecayedCounts(half_life=5.0)
+    for i, idx in enumerate([900, 3, 3, 2500, 17, 900]):  # 2500: past the first capacity
+        c.add(idx, 1.0, float(i))
+    c.add(40, 0.0, 6.0)  # added to, yet zero: a touched index may hold a zero
+    assert c.touched().tolist() == [3, 17, 40, 900, 2500]
+    nonzero = set(np.flatnonzero(c.raw(3000)).tolist())
+    assert nonzero <= set(c.touched().tolist())
+    meta, values = c.state(3000)
+    assert DecayedCounts.from_state(meta, values).touched().tolist() == sorted(nonzero)
+
+
+def test_candidate_filter_is_the_dense_mask() -> None:
+    from models.reco.base import CandidateFilter
+
+    rng = np.random.default_rng(4)
+    model = ItemKNN()
+    for i in range(500):
+        model.add_item(f"p{i}")
+    for i in rng.choice(500, 60, replace=False).tolist():
+        model.remove_item(f"p{i}")
+    for i in rng.choice(500, 60, replace=False).tolist():
+        model.set_in_stock(f"p{i}", False)
+    model.catalog.ensure("seen-only")  # known from an interaction, never listed
+    items = rng.integers(0, len(model.catalog), 400)
+    for exclude in (None, set(), {"p1", "p2", "nope", "seen-only"}):
+        mask = model._candidate_mask(exclude)
+        assert model._candidate_filter(exclude)[items].tolist() == mask[items].tolist()
+    assert isinstance(model._candidate_filter(None), CandidateFilter)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.reco.base import FloatArray, Interaction, Recommendation, Recommender, top_k_indices
+from models.reco.base import FloatArray, Interaction, Recommendation, Recommender, top_k_among
 from models.reco.decay import DecayedCounts
 
 
@@ -35,11 +35,19 @@ class TrendingPopularity(Recommender):
 
     def scores(self) -> FloatArray:
         """Decayed popularity of every known item at the current clock."""
-        n = len(self.catalog)
-        return self.counts.values_at(self.clock if self.clock is not None else 0.0, n)
+        return self.counts.values_at(self._now(), len(self.catalog))
 
     def recommend(self, user_id: str, k: int, exclude: set[str] | None = None) -> list[Recommendation]:
-        scores = self.scores()
-        scores[~self._candidate_mask(exclude) | (scores <= 0)] = -np.inf
+        # The items ever interacted with, not the whole catalogue: the learner asks this baseline for
+        # a list at every evaluated event, and a shop's catalogue is mostly items nobody touched.
+        items = self.counts.touched()
+        scores = self.counts.raw(len(self.catalog))[items] * self.counts.factor_at(self._now())
+        keep = self._candidate_filter(exclude)[items] & (scores > 0) & np.isfinite(scores)
+        items, scores = items[keep], scores[keep]
+        order = top_k_among(np.arange(items.size), scores, k) if items.size else items
         ids = self.catalog.ids
-        return [Recommendation(ids[i], float(scores[i]), "popular now") for i in top_k_indices(scores, k)]
+        return [Recommendation(ids[i], s, "popular now")
+                for i, s in zip(items[order].tolist(), scores[order].tolist(), strict=True)]
+
+    def _now(self) -> float:
+        return self.clock if self.clock is not None else 0.0

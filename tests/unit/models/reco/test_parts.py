@@ -287,3 +287,26 @@ def test_candidate_filter_is_the_dense_mask() -> None:
         mask = model._candidate_mask(exclude)
         assert model._candidate_filter(exclude)[items].tolist() == mask[items].tolist()
     assert isinstance(model._candidate_filter(None), CandidateFilter)
+
+
+def test_trending_popularity_answers_what_a_scan_of_every_item_answers() -> None:
+    """The baseline reads only the items ever interacted with: its lists must be those of scoring
+    every item of the catalogue, scores included."""
+    from models.reco import TrendingPopularity
+
+    rng = np.random.default_rng(6)
+    m = TrendingPopularity(half_life=50.0)
+    for i in range(3000):
+        m.add_item(f"p{i}")
+    for t, i in enumerate(rng.zipf(1.5, 4000) % 3000):
+        m.learn_one(Interaction(f"u{t % 40}", f"p{i}", "click", 1.0, float(t)))
+    for i in range(0, 3000, 5):
+        m.remove_item(f"p{i}")
+    m.set_in_stock("p1", False)
+    for exclude in (None, {"p2", "p3", "p4", "unknown"}):
+        scores = m.scores()
+        scores[~m._candidate_mask(exclude) | (scores <= 0)] = -np.inf
+        expected = [(m.catalog.ids[i], float(scores[i])) for i in top_k_indices(scores, 25)]
+        assert len(expected) == 25
+        assert [(r.item_id, r.score) for r in m.recommend("u1", 25, exclude)] == expected
+    assert m.recommend("u1", 0) == [] and TrendingPopularity().recommend("u1", 5) == []

@@ -469,10 +469,15 @@ class OnlineRecommender(Recommender):
             self._fit_pending()
 
     def _refresh_trend_cache(self) -> None:
-        n = len(self.catalog)
-        raw = self.trend.raw(n)
-        k = min(self.config.n_trending_candidates, int(np.count_nonzero(raw)))
-        self._trend_cache = top_k_indices(raw, k) if k else np.empty(0, dtype=np.int64)
+        raw = self.trend.raw(len(self.catalog))
+        touched = self.trend.touched()  # every item outside it scores 0
+        vals = raw[touched]
+        k = min(self.config.n_trending_candidates, int(np.count_nonzero(vals)))
+        positive = (vals > 0) & np.isfinite(vals)
+        if int(np.count_nonzero(positive)) >= k:  # the k-th best is above 0: no other item can take part
+            self._trend_cache = top_k_among(touched[positive], vals[positive], k)
+        else:
+            self._trend_cache = top_k_indices(raw, k)
 
     def _fit_pending(self) -> None:
         if not self._pending_x:

@@ -18,6 +18,7 @@ from models.reco import (
     OnlineRecommender,
     TrendingPopularity,
     run_prequential,
+    top_k_indices,
 )
 from models.reco.synthetic import SyntheticWorld, make_world
 
@@ -404,3 +405,12 @@ def test_the_trending_leg_finds_what_a_scan_of_the_catalogue_finds(world: Synthe
             scan = np.flatnonzero(m._candidate_mask(exclude) & (raw > 0) & np.isfinite(raw))
             items, vals = m._trending(m._candidate_filter(exclude))
             assert scan.size > 0 and items.tolist() == scan.tolist() and vals.tolist() == raw[scan].tolist()
+
+
+def test_the_trending_negatives_are_the_top_of_the_whole_catalogue(world: SyntheticWorld) -> None:
+    model = _fresh(world, 300)  # early in the stream, and at its end
+    for m in (model, _fresh(world)):
+        raw = m.trend.raw(len(m.catalog))
+        m._refresh_trend_cache()
+        k = min(m.config.n_trending_candidates, int(np.count_nonzero(raw)))
+        assert k > 0 and m._trend_cache.tolist() == top_k_indices(raw, k).tolist()

@@ -60,6 +60,7 @@ import numpy.typing as npt
 from sklearn.linear_model import SGDClassifier
 
 from models.reco.base import (
+    DENSE_BELOW,
     CandidateFilter,
     FloatArray,
     IntArray,
@@ -67,6 +68,7 @@ from models.reco.base import (
     ItemCatalog,
     Recommendation,
     Recommender,
+    sorted_contains,
     top_k_among,
     top_k_indices,
 )
@@ -210,6 +212,10 @@ class _Context:
 
 class OnlineRecommender(Recommender):
     """Co-occurrence + content + trending candidates, ranked by an online logistic regression."""
+
+    # An answer in a catalogue of this many items or more filters and merges its candidates without
+    # an array the catalogue's size (see `models.reco.base.DENSE_BELOW`); the answers are the same.
+    dense_below: int = DENSE_BELOW
 
     def __init__(
         self,
@@ -609,8 +615,13 @@ class OnlineRecommender(Recommender):
         if ctx.top_category >= 0 and cfg.n_category_trending:
             in_top = self.catalog.category[trending] == ctx.top_category
             parts.append(top_k_among(trending[in_top], trend[in_top], cfg.n_category_trending))
-        # The union, sorted (a few hundred items: sorting them beats a flag per catalogue item)
-        return np.unique(np.concatenate(parts)).astype(np.int64, copy=False)
+        # The union, sorted: a flag per catalogue item, or in a large catalogue the few hundred sorted
+        if len(self.catalog) >= self.dense_below:
+            return np.unique(np.concatenate(parts)).astype(np.int64, copy=False)
+        union = np.zeros(len(self.catalog), dtype=np.bool_)
+        for part in parts:
+            union[part] = True
+        return np.flatnonzero(union)
 
     def _features(self, ctx: _Context | None, items: IntArray) -> FloatArray:
         cat = self.catalog
@@ -679,7 +690,7 @@ class OnlineRecommender(Recommender):
         if k <= 0:
             return []
         self._ensure_item_arrays(len(self.catalog))
-        mask = self._candidate_filter(exclude)
+        mask = self._candidate_filter(exclude, self.dense_below)
         user = self.users.get(user_id)
         ids = self.catalog.ids
         if user is None or user.n == 0:
@@ -728,7 +739,7 @@ class OnlineRecommender(Recommender):
         new = new[mask[new] & self.catalog.has_vector[new]]
         if new.size == 0:
             return None
-        if np.isin(top, new).any():
+        if sorted_contains(new, np.asarray(top, dtype=np.int64)).any():  # `new` is ascending
             return None
         vectors = self.catalog.vectors
         sims = vectors[new] @ ctx.profile

@@ -414,3 +414,17 @@ def test_the_trending_negatives_are_the_top_of_the_whole_catalogue(world: Synthe
         m._refresh_trend_cache()
         k = min(m.config.n_trending_candidates, int(np.count_nonzero(raw)))
         assert k > 0 and m._trend_cache.tolist() == top_k_indices(raw, k).tolist()
+
+
+def test_a_large_catalogues_answers_are_those_of_a_small_ones(world: SyntheticWorld) -> None:
+    """From `dense_below` items on, an answer filters and merges its candidates without arrays the
+    catalogue's size: forced here on a small catalogue, every answer must stay the same."""
+    model = _fresh(world)
+    ids = model.catalog.ids
+    for i in range(0, len(ids), 13):
+        model.set_in_stock(ids[i], False)
+    users = [*_warm_users(world, 30), "someone-new"]
+    dense = [model.recommend(u, 10, exclude=_owned(world, u)) for u in users]
+    model.dense_below = 0
+    assert [model.recommend(u, 10, exclude=_owned(world, u)) for u in users] == dense
+    assert sum(len(answer) for answer in dense) > 200

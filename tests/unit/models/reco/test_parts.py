@@ -285,7 +285,8 @@ def test_candidate_filter_is_the_dense_mask() -> None:
     items = rng.integers(0, len(model.catalog), 400)
     for exclude in (None, set(), {"p1", "p2", "nope", "seen-only"}):
         mask = model._candidate_mask(exclude)
-        assert model._candidate_filter(exclude)[items].tolist() == mask[items].tolist()
+        for dense_below in (0, 10**9):  # from the flags and the excluded items; from a dense mask
+            assert model._candidate_filter(exclude, dense_below)[items].tolist() == mask[items].tolist()
     assert isinstance(model._candidate_filter(None), CandidateFilter)
 
 

@@ -209,6 +209,8 @@ def bench(
     events: Annotated[int, typer.Option(help="Events per ingest run.")] = 30_000,
     scale_products: Annotated[int, typer.Option(help="Products in the `scale` suite (run only with --only scale).",
                                                 min=1000)] = 1_000_000,
+    reco_items: Annotated[int, typer.Option(help="Items in the `learner-scale` suite's large catalogue (its "
+                                                 "small one has 2,000).", min=2000)] = 200_000,
 ) -> None:
     """Run the benchmarks; print each figure beside its baseline and write bench/results.json."""
     from shopstream.bench.main import run_benchmarks
@@ -216,7 +218,8 @@ def bench(
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.ERROR)
     names = {name.strip() for value in only or [] for name in value.split(",") if name.strip()}
-    run_benchmarks(_settings(), names or None, events=events, scale_products=scale_products)
+    run_benchmarks(_settings(), names or None, events=events, scale_products=scale_products,
+                   reco_items=reco_items)
 
 
 @app.command()

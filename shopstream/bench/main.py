@@ -124,7 +124,7 @@ OPT_IN = frozenset({"scale"})
 
 
 def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int = 30_000,
-                   scale_products: int = 1_000_000) -> dict[str, float]:
+                   scale_products: int = 1_000_000, reco_items: int = 200_000) -> dict[str, float]:
     suites: dict[str, Callable[[Settings], dict[str, float]]] = {
         "ingest": lambda s: bench_ingest(s, n=events),
         "relevance": bench_relevance,
@@ -134,7 +134,7 @@ def run_benchmarks(settings: Settings, only: set[str] | None = None, events: int
         "latency": bench_latency,
         "freshness": bench_freshness,
         "learner": bench_learner_throughput,
-        "learner-scale": bench_learner_catalogue_size,
+        "learner-scale": lambda s: bench_learner_catalogue_size(s, large=reco_items),
         "reco-freshness": bench_learning_freshness,
         "reco": bench_reco,
         "reco-served": bench_served,

@@ -424,7 +424,7 @@ class CandidateFilter:
     def __init__(self, catalog: ItemCatalog, excluded: list[int], dense_below: int = DENSE_BELOW) -> None:
         self._mask: BoolArray | None = None
         if len(catalog) < dense_below:
-            self._mask = catalog.available
+            self._mask = catalog.available  # a new array each time: ours to change
             if excluded:
                 self._mask[np.asarray(excluded, dtype=np.int64)] = False
             return

@@ -44,7 +44,7 @@ class TrendingPopularity(Recommender):
         scores = self.counts.raw(len(self.catalog))[items] * self.counts.factor_at(self._now())
         keep = self._candidate_filter(exclude)[items] & (scores > 0) & np.isfinite(scores)
         items, scores = items[keep], scores[keep]
-        order = top_k_among(np.arange(items.size), scores, k) if items.size else items
+        order = top_k_among(np.arange(items.size), scores, k)  # positions; ties: the lower item first
         ids = self.catalog.ids
         return [Recommendation(ids[i], s, "popular now")
                 for i, s in zip(items[order].tolist(), scores[order].tolist(), strict=True)]

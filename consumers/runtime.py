@@ -30,11 +30,12 @@ from kafka import KafkaConsumer, OffsetAndMetadata
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
+from kafka.structs import MemberState
 
 from consumers.checkpoint import Checkpoint, Polled, TopicPartition, Undecodable, describe, is_transient
 from consumers.deadletter import DeadLetterSink
 from consumers.processor import Processor, Record
-from consumers.stall import StallWatch
+from consumers.stall import SettleWatch, StallWatch
 from events import DEFAULT_LIMITS, DecodeError, Limits, decode
 from infra.memory import trim_heap
 from infra.sqlite import connect_writer, transaction, write_status
@@ -58,6 +59,7 @@ class LoopStats:
     retries: int = 0  # batches rolled back on a transient error
     hook_errors: int = 0  # failures in after_commit / on_idle
     stalls: int = 0  # times records waited on an assigned partition and none came (the group was rejoined)
+    new_clients: int = 0  # times the group membership did not settle and the Kafka client was replaced
     first_record_at: float | None = None  # time.monotonic() of the first non-empty poll
 
 
@@ -65,30 +67,49 @@ class KafkaCommitter:
     """Commits offsets to Kafka for lag tools (the `OffsetCommitter` of a `Checkpoint`).
 
     Asynchronously: SQLite holds the truth, so the next batch need not wait a round trip for the
-    broker's answer (a failed commit is carried by the next one). `flush` commits the last offsets
-    of the partitions still assigned and waits, so that a consumer that stops leaves Kafka's view
-    exact.
+    broker's answer. It remembers what the broker accepted: an offset it refused (a rebalance, a
+    member the coordinator expelled) stays `unconfirmed` until a later commit carries it, the next
+    batch's or `flush`'s, which the loop calls when idle. Without that, a refused last commit
+    would leave Kafka's lag for good wherever no record follows. `flush` commits and waits, so
+    that a consumer that stops leaves Kafka's view exact.
     """
 
     def __init__(self, consumer: KafkaConsumer) -> None:
         self.consumer = consumer
-        self.last: dict[TopicPartition, int] = {}
-        self.failures = 0
+        self.last: dict[TopicPartition, int] = {}  # the offsets to tell Kafka, per partition
+        self.confirmed: dict[TopicPartition, int] = {}  # what it accepted
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         self.last.update(offsets)
         self.consumer.commit_async(_kafka_offsets(offsets), callback=self._done)
 
-    def _done(self, _offsets: Any, response: Any) -> None:
+    def adopt(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Offsets stored for partitions just assigned: Kafka's view may lag them (a commit refused
+        before the rebalance, by this client or the one it replaced)."""
+        self.last.update(offsets)
+
+    def _done(self, offsets: Mapping[Any, Any], response: Any) -> None:
         if isinstance(response, BaseException):
-            self.failures += 1
-            log.debug("async offset commit failed (the next one carries it): %s", describe(response))
+            log.debug("async offset commit failed (the next commit carries it): %s", describe(response))
+            return
+        self._confirm({(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()})
+
+    def _confirm(self, offsets: Mapping[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            if offset > self.confirmed.get(tp, -1):
+                self.confirmed[tp] = offset
+
+    def unconfirmed(self) -> dict[TopicPartition, int]:
+        """The offsets of assigned partitions that Kafka has not accepted yet."""
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        return {tp: o for tp, o in list(self.last.items())
+                if tp in assigned and o > self.confirmed.get(tp, -1)}
 
     def flush(self, timeout_ms: int = COMMIT_TIMEOUT_MS) -> None:
-        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
-        offsets = {tp: o for tp, o in self.last.items() if tp in assigned}
+        offsets = self.unconfirmed()
         if offsets:
             self.consumer.commit(_kafka_offsets(offsets), timeout_ms=timeout_ms)
+            self._confirm(offsets)
 
 
 def _kafka_offsets(offsets: Mapping[TopicPartition, int]) -> dict[KafkaTopicPartition, OffsetAndMetadata]:
@@ -141,6 +162,8 @@ class ConsumerLoop:
         self._backoff = 0.0
         self._unreachable_since: float | None = None
         self.stall_watch = StallWatch(stall_after_s)
+        self.settle_watch = SettleWatch(stall_after_s)
+        self._flushed_at = 0.0
         self._trimmed_at = time.monotonic()
         self.dead_letter = DeadLetterSink(bootstrap, topic_prefix)
         self._bootstrap = bootstrap
@@ -193,10 +216,14 @@ class ConsumerLoop:
 
     def seek_to_stored(self, partitions: Any) -> None:
         stored = self.checkpoint.stored_offsets()
+        adopted = {}
         for tp in partitions:
             offset = stored.get((tp.topic, tp.partition))
             if offset is not None:
                 self.consumer.seek(tp, offset)
+                adopted[(tp.topic, tp.partition)] = offset
+        if self._committer is not None:
+            self._committer.adopt(adopted)
 
     def _wait_out(self, what: str, exc: BaseException) -> None:
         """Back off (1, 2, 4 ... up to 10 s) after a failure, saying so in the heartbeat."""
@@ -254,12 +281,7 @@ class ConsumerLoop:
         return self.stats
 
     def _idle(self) -> None:
-        if self._committer is not None and self._committer.failures:
-            self._committer.failures = 0  # commit again what a failed async commit did not carry
-            try:
-                self._committer.flush(timeout_ms=1_000)
-            except Exception as exc:
-                log.debug("offset commit on idle failed: %s", describe(exc))
+        self._commit_unconfirmed()
         try:
             self.processor.on_idle()
         except Exception:
@@ -277,8 +299,47 @@ class ConsumerLoop:
         lasting = self._unreachable_since is not None and now - self._unreachable_since >= UNREACHABLE_AFTER_S
         confirmed = problem if lasting else None
         self._heartbeat("retrying" if confirmed else "running", error=confirmed)
-        if problem is None:
+        if problem is not None:
+            self.settle_watch.pause()
+        elif not self._new_client_if_unsettled():
             self._rejoin_if_stalled()
+
+    def _commit_unconfirmed(self) -> None:
+        """Commit again, at most every `HEARTBEAT_S`, what Kafka has not accepted (see `KafkaCommitter`)."""
+        committer, now = self._committer, time.monotonic()
+        if committer is None or now - self._flushed_at < HEARTBEAT_S:
+            return
+        self._flushed_at = now
+        try:
+            committer.flush(timeout_ms=1_000)
+        except Exception as exc:  # kept unconfirmed: tried again on a later idle poll
+            log.debug("offset commit on idle failed: %s", describe(exc))
+
+    def _membership_settled(self) -> bool:
+        """Whether the client holds a settled group membership: joined, and not needing to join
+        again. Reads the pinned kafka-python coordinator's state (private; read defensively: what
+        cannot be read counts as settled, never a reason to replace the client)."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        state = getattr(coordinator, "state", MemberState.STABLE)
+        return bool(state == MemberState.STABLE and not getattr(coordinator, "rejoin_needed", False))
+
+    def _new_client_if_unsettled(self) -> bool:
+        """Replace the Kafka client when its group membership has stayed unsettled too long (see
+        `consumers.stall.SettleWatch`). The new client joins afresh and its assignment seeks to
+        the stored offsets, so nothing is lost or applied twice."""
+        consumer, waited_s = self._consumer, self.settle_watch.interval_s
+        if consumer is None or not self.settle_watch.observe(self._membership_settled()):
+            return False
+        self.stats.new_clients += 1
+        log.warning("%s: the consumer's group membership has not settled for %.0f s; starting a new Kafka client",
+                    self.processor.group, waited_s)
+        self._consumer = self._committer = self._checkpoint = None
+        try:
+            consumer.close(autocommit=False, timeout_ms=OFFSETS_TIMEOUT_MS)
+        except Exception as exc:  # the old client is dropped either way
+            log.debug("closing the unsettled client: %s", describe(exc))
+        _ = self.consumer  # connect and subscribe the new one now
+        return True
 
     def _rejoin_if_stalled(self) -> None:
         """Leave and rejoin the group if records have waited on an assigned partition while none

@@ -6,7 +6,14 @@ restart: the coordinator has expelled the member (its session ran out during the
 client never notices, keeps its assignment and fetches nothing (a similar stall is reported as
 dpkp/kafka-python#3131). Nothing in the client recovers; the loop would wait for good.
 `StallWatch` decides when to look and what is owed; the loop (`consumers.runtime`) asks the broker
-for the offsets and rejoins the group."""
+for the offsets and rejoins the group.
+
+Rejoining cannot cure a client whose own join never finishes. kafka-python 3.0.12 awaits a join
+in flight on every poll until it ends; when its answer never comes, the consumer fetches nothing
+and sends no heartbeats, the coordinator expels it, and nothing in the client notices (CI saw a
+catalog consumer sit so for its whole 120 s wait, assigned nothing, its LeaveGroup refused with
+UnknownMemberIdError at the end). `SettleWatch` notices a membership that stays unsettled; the
+loop then replaces its Kafka client by a new one."""
 
 from __future__ import annotations
 
@@ -102,3 +109,71 @@ class StallWatch:
             if end[tp] > start:
                 owed[tp] = end[tp] - start
         return owed
+
+
+class SettleWatch:
+    """How long a consumer's group membership has stayed unsettled (joining, or needing to), and
+    when to stop waiting for the client's join and start a new client.
+
+    A join settles within a second or two, but may rightly wait for every member of the group to
+    rejoin (each up to its poll interval). So each new client that does not settle either gets
+    twice as long as the one before (up to `max_after_s`); a membership that settles starts again
+    from `after_s`.
+
+    Parameters
+    ----------
+    after_s
+        How long the membership may stay unsettled before the first new client.
+    max_after_s
+        The longest wait between new clients.
+    clock
+        Seconds from a monotonic clock (a parameter for tests).
+
+    Examples
+    --------
+    >>> now = [0.0]
+    >>> watch = SettleWatch(30.0, clock=lambda: now[0])
+    >>> watch.observe(settled=False)  # joining: the spell starts now
+    False
+    >>> now[0] = 31.0
+    >>> watch.observe(settled=False)  # still joining 31 s on: start a new client
+    True
+    >>> now[0] = 80.0
+    >>> watch.observe(settled=False)  # the new client gets 60 s
+    False
+    >>> watch.observe(settled=True)  # it settled: back to 30 s
+    False
+    >>> watch.interval_s
+    30.0
+    """
+
+    def __init__(self, after_s: float, max_after_s: float = 600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if not 0 < after_s <= max_after_s:
+            raise ValueError(f"need 0 < after_s <= max_after_s, got {after_s} and {max_after_s}")
+        self.after_s = after_s
+        self.max_after_s = max_after_s
+        self.interval_s = after_s
+        self._clock = clock
+        self._since: float | None = None
+
+    def observe(self, settled: bool) -> bool:
+        """Record the membership's state now; True when it has been unsettled for the interval
+        (the answer counts as starting a new client: the next interval is twice as long)."""
+        if settled:
+            self.interval_s = self.after_s
+            self._since = None
+            return False
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+            return False
+        if now - self._since < self.interval_s:
+            return False
+        self.interval_s = min(self.interval_s * 2, self.max_after_s)
+        self._since = now
+        return True
+
+    def pause(self) -> None:
+        """The broker is out of reach: a join cannot settle, and the spell starts again once it is back."""
+        self._since = None

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,9 +42,17 @@ def live_shop(module_settings: Settings) -> Iterator[tuple[Settings, LiveServer]
             time.sleep(2)  # a few sampling rounds while the stream arrives: the charts move
             produce_simulation(settings, 400, seed=6, products=20, users=40)
             with httpx.Client(base_url=server.url, timeout=30) as http:
-                wait_for(lambda: all(g.get("records") == 0 for g in
-                                     http.get("/metrics.json").json()["lag"]["groups"].values()),
-                         timeout_s=120, what="every group caught up")
+                def lag() -> dict[str, dict[str, Any]]:
+                    groups: dict[str, dict[str, Any]] = http.get("/metrics.json").json()["lag"]["groups"]
+                    return groups
+
+                try:
+                    wait_for(lambda: all(g.get("records") == 0 for g in lag().values()),
+                             timeout_s=120, what="every group caught up")
+                except AssertionError as exc:  # say where each consumer stood, for the next such failure
+                    raise AssertionError(f"{exc}; lag {lag()}; loops " + "; ".join(
+                        f"{loop.processor.group}: {loop.stats}, assigned {sorted(map(str, loop.consumer.assignment()))}"
+                        for loop in loops)) from None
             yield settings, server
     finally:
         for loop in loops:

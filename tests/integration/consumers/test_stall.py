@@ -33,3 +33,32 @@ def test_a_consumer_whose_fetching_stopped_rejoins_and_applies_the_rest(settings
     stats = loop.run(on_batch=stop_fetching, until_log_end=True)
     assert stats.stalls >= 1
     assert stats.applied == 600
+
+
+@pytest.mark.timeout(180)
+def test_a_consumer_whose_group_join_never_ends_starts_a_new_client_and_applies_the_rest(settings):
+    events = Simulator(SimulatorConfig(seed=6, n_products=50, n_users=20)).events()
+    with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+        assert publish(sink, itertools.islice(events, 600), progress=False) == 600
+        sink.flush()
+    loop = build_loop("store", settings.model_copy(update={"batch_max_records": 50, "stall_after_s": 2.0}))
+    stuck: list[object] = []
+
+    def never_end_the_join(stats: LoopStats) -> None:
+        # The client's join never gets its answer, as seen in CI: each poll awaits the join in
+        # flight and returns nothing; no heartbeat goes out; the coordinator expels the member.
+        if stats.batches == 1:
+            coordinator = loop.consumer._coordinator
+
+            async def join_forever() -> bytes:
+                await coordinator._manager._net.sleep(3_600)
+                return b""
+
+            coordinator._do_join_and_sync_async = join_forever
+            coordinator.request_rejoin()
+            stuck.append(loop.consumer)
+
+    stats = loop.run(on_batch=never_end_the_join, until_log_end=True)
+    assert stuck, "the join was never made to hang"
+    assert stats.new_clients >= 1
+    assert stats.applied == 600

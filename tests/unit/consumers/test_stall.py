@@ -1,10 +1,11 @@
-"""When an idle consumer is checked for records it is owed, and what it is owed."""
+"""When an idle consumer is checked for records it is owed, and what it is owed; when a group
+membership that does not settle makes it start a new Kafka client."""
 
 from __future__ import annotations
 
 import pytest
 
-from consumers.stall import StallWatch
+from consumers.stall import SettleWatch, StallWatch
 
 
 class Clock:
@@ -80,3 +81,65 @@ def test_the_quiet_spell_must_be_positive_and_within_its_cap():
         StallWatch(0.0)
     with pytest.raises(ValueError, match="after_s"):
         StallWatch(60.0, max_after_s=30.0)
+
+
+def test_a_membership_unsettled_for_the_interval_asks_for_a_new_client():
+    clock = Clock()
+    watch = SettleWatch(10.0, clock=clock)
+    assert not watch.observe(settled=False)  # the spell starts
+    clock.now += 9.9
+    assert not watch.observe(settled=False)
+    clock.now += 0.2
+    assert watch.observe(settled=False)
+
+
+def test_a_membership_that_settles_starts_the_spell_again():
+    clock = Clock()
+    watch = SettleWatch(10.0, clock=clock)
+    watch.observe(settled=False)
+    clock.now += 9.0
+    assert not watch.observe(settled=True)
+    clock.now += 9.0
+    assert not watch.observe(settled=False)  # a new spell starts here
+    clock.now += 9.0
+    assert not watch.observe(settled=False)
+    clock.now += 1.0
+    assert watch.observe(settled=False)
+
+
+def test_new_clients_that_do_not_settle_either_wait_ever_longer_until_one_settles():
+    clock = Clock()
+    watch = SettleWatch(10.0, max_after_s=35.0, clock=clock)
+    watch.observe(settled=False)
+    waits = []
+    for _ in range(4):
+        waited = 0.0
+        while not watch.observe(settled=False):
+            clock.now += 1.0
+            waited += 1.0
+        waits.append(waited)
+    assert waits == [10.0, 20.0, 35.0, 35.0]
+    assert not watch.observe(settled=True)
+    watch.observe(settled=False)
+    clock.now += 10.0
+    assert watch.observe(settled=False)
+
+
+def test_a_broker_out_of_reach_does_not_count_towards_the_spell():
+    clock = Clock()
+    watch = SettleWatch(10.0, clock=clock)
+    watch.observe(settled=False)
+    clock.now += 60.0
+    watch.pause()  # the loop pauses the watch while the broker is unreachable
+    assert not watch.observe(settled=False)
+    clock.now += 9.0
+    assert not watch.observe(settled=False)
+    clock.now += 1.0
+    assert watch.observe(settled=False)
+
+
+def test_the_settle_interval_must_be_positive_and_within_its_cap():
+    with pytest.raises(ValueError, match="after_s"):
+        SettleWatch(0.0)
+    with pytest.raises(ValueError, match="after_s"):
+        SettleWatch(60.0, max_after_s=30.0)

@@ -46,12 +46,38 @@ def counter(db_path: Path, name: str) -> int:
         db.close()
 
 
-def start_consumer(settings: Settings, group: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+# kafka-python logs every refused reconnect during an outage; what the consumer itself said matters.
+RECONNECT_NOISE = ("ECONNREFUSED", "No node available", "socket disconnected", "Connection lost", "Abort (",
+                   "Error sending", "No partition metadata")
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    """The last lines a child process logged, kafka-python's reconnect noise left out."""
+    if not path.exists():
+        return "(no log)"
+    said = [line for line in path.read_text(errors="replace").splitlines()
+            if not any(noise in line for noise in RECONNECT_NOISE)]
+    return "\n".join(said[-lines:])
+
+
+class ConsumerProcess(subprocess.Popen[bytes]):
+    """A `shopstream consume` child; what it logs goes to `log` (shown when a test fails on it)."""
+
+    log: Path
+
+    def said(self, lines: int = 60) -> str:
+        return f"the consumer (pid {self.pid}, exit {self.returncode}) logged:\n{log_tail(self.log, lines)}"
+
+
+def start_consumer(settings: Settings, group: str, extra_env: dict[str, str] | None = None) -> ConsumerProcess:
     env = settings.child_env(SHOPSTREAM_SESSION_TIMEOUT_MS="6000", **(extra_env or {}))
-    return subprocess.Popen(
-        [sys.executable, "-m", "shopstream", "consume", group],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    log = settings.data_dir / "logs" / f"consume-{group}-{time.monotonic_ns()}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = ConsumerProcess([sys.executable, "-m", "shopstream", "consume", group],
+                               env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc.log = log
+    return proc
 
 
 def wait_for(predicate, timeout_s: float = 120.0, interval_s: float = 0.1, what: str = "condition") -> None:

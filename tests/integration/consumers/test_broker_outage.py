@@ -22,7 +22,7 @@ from producers.simulator.world import Simulator, SimulatorConfig
 from shopstream.statecheck import differences, side_by_side, summarize
 from shopstream.supervisor import Child
 from tests.conftest import make_settings
-from tests.integration.helpers import counter, wait_for
+from tests.integration.helpers import counter, log_tail, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -53,17 +53,8 @@ def _state(settings: Settings, group: str) -> str | None:
     return str(rows[0]["state"]) if rows else None
 
 
-# kafka-python logs every refused reconnect during an outage; what the consumer itself said matters.
-_RECONNECT_NOISE = ("ECONNREFUSED", "No node available", "socket disconnected", "Connection lost", "Abort (",
-                    "Error sending", "No partition metadata")
-
-
 def _log_tail(child: Child, lines: int = 60) -> str:
-    if not child.log.exists():
-        return "(no log)"
-    said = [line for line in child.log.read_text(errors="replace").splitlines()
-            if not any(noise in line for noise in _RECONNECT_NOISE)]
-    return "\n".join(said[-lines:])
+    return log_tail(child.log, lines)
 
 
 def _send(settings: Settings, events: Iterator, n: int) -> None:

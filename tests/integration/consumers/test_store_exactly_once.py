@@ -66,7 +66,7 @@ def test_sigkill_and_restart_equals_an_uninterrupted_run(settings, tmp_path):
         wait_for(lambda: counter(db, "events_applied") >= N, what="the restarted consumer to catch up")
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        assert proc.wait(30) == 0, proc.said()
     assert counter(db, "events_applied") == N
     assert dump(db) == expected
 
@@ -90,7 +90,7 @@ def test_two_processes_share_the_work_across_a_rebalance(settings, tmp_path):
         for proc in (first, third):
             proc.send_signal(signal.SIGTERM)
         for proc in (first, third):
-            assert proc.wait(60) == 0
+            assert proc.wait(60) == 0, proc.said()
     assert counter(db, "events_applied") == N
     assert dump(db) == expected
 

@@ -189,5 +189,7 @@ def test_a_replica_started_later_converges(settings: Settings) -> None:
     assert same_search >= 0.8
     assert taste_a > 1.5 * chance and taste_b > 1.5 * chance, "both nodes recommend better than chance"
     assert abs(taste_a - taste_b) <= 0.25 * max(taste_a, taste_b), "the two nodes' quality differs"
-    # Two lists drawn at random from the live catalogue would share 10 / live of their items.
-    assert overlap > 5 * 10 / live, "the two nodes should agree far more than chance"
+    # Two lists drawn at random from the live catalogue would share 10 / live of their items (0.03).
+    # How much the two models agree depends on the order each learnt in: 0.15 to 0.74 in 19 runs
+    # here (median 0.44), so the bound is 3 times chance, not the 5 times (0.16) it was at first.
+    assert overlap > 3 * 10 / live, "the two nodes should agree far more than chance"

@@ -10,10 +10,11 @@ for the offsets and rejoins the group.
 
 Rejoining cannot cure a client whose own join never finishes. kafka-python 3.0.12 awaits a join
 in flight on every poll until it ends; when its answer never comes, the consumer fetches nothing
-and sends no heartbeats, the coordinator expels it, and nothing in the client notices (CI saw a
-catalog consumer sit so for its whole 120 s wait, assigned nothing, its LeaveGroup refused with
-UnknownMemberIdError at the end). `SettleWatch` notices a membership that stays unsettled; the
-loop then replaces its Kafka client by a new one."""
+and sends no heartbeats, the coordinator expels it, and nothing in the client notices. That is
+the likeliest reading of a CI failure where a catalog consumer, assigned nothing, caught up on
+nothing for 120 s without a warning and had its LeaveGroup refused (UnknownMemberIdError) at the
+end. `SettleWatch` notices a membership that stays unsettled; the loop then replaces its Kafka
+client by a new one."""
 
 from __future__ import annotations
 
@@ -24,7 +25,23 @@ from typing import TypeVar
 Partition = TypeVar("Partition")
 
 
-class StallWatch:
+class _DoublingInterval:
+    """An interval that starts at `after_s` and doubles, up to `max_after_s`, each time waiting it
+    out did not help (the two watches below differ in what they wait for)."""
+
+    def __init__(self, after_s: float, max_after_s: float, clock: Callable[[], float]) -> None:
+        if not 0 < after_s <= max_after_s:
+            raise ValueError(f"need 0 < after_s <= max_after_s, got {after_s} and {max_after_s}")
+        self.after_s = after_s
+        self.max_after_s = max_after_s
+        self.interval_s = after_s
+        self._clock = clock
+
+    def _lengthen(self) -> None:
+        self.interval_s = min(self.interval_s * 2, self.max_after_s)
+
+
+class StallWatch(_DoublingInterval):
     """When to check an idle consumer for records waiting on its partitions, and what waits.
 
     Parameters
@@ -62,12 +79,7 @@ class StallWatch:
 
     def __init__(self, after_s: float, max_after_s: float = 600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if not 0 < after_s <= max_after_s:
-            raise ValueError(f"need 0 < after_s <= max_after_s, got {after_s} and {max_after_s}")
-        self.after_s = after_s
-        self.max_after_s = max_after_s
-        self.interval_s = after_s
-        self._clock = clock
+        super().__init__(after_s, max_after_s, clock)
         self._since = clock()
 
     def progressed(self) -> None:
@@ -81,7 +93,7 @@ class StallWatch:
 
     def stalled(self) -> None:
         """A check found records owed: the next check waits twice as long (up to `max_after_s`)."""
-        self.interval_s = min(self.interval_s * 2, self.max_after_s)
+        self._lengthen()
         self._since = self._clock()
 
     def due(self) -> bool:
@@ -111,7 +123,7 @@ class StallWatch:
         return owed
 
 
-class SettleWatch:
+class SettleWatch(_DoublingInterval):
     """How long a consumer's group membership has stayed unsettled (joining, or needing to), and
     when to stop waiting for the client's join and start a new client.
 
@@ -149,12 +161,7 @@ class SettleWatch:
 
     def __init__(self, after_s: float, max_after_s: float = 600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if not 0 < after_s <= max_after_s:
-            raise ValueError(f"need 0 < after_s <= max_after_s, got {after_s} and {max_after_s}")
-        self.after_s = after_s
-        self.max_after_s = max_after_s
-        self.interval_s = after_s
-        self._clock = clock
+        super().__init__(after_s, max_after_s, clock)
         self._since: float | None = None
 
     def observe(self, settled: bool) -> bool:
@@ -170,7 +177,7 @@ class SettleWatch:
             return False
         if now - self._since < self.interval_s:
             return False
-        self.interval_s = min(self.interval_s * 2, self.max_after_s)
+        self._lengthen()
         self._since = now
         return True
 

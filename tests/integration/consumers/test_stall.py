@@ -1,5 +1,6 @@
-"""A consumer that stops receiving the records waiting on its partitions rejoins its group and
-goes on from its stored offsets, without a restart."""
+"""A consumer that stops receiving the records waiting on its partitions rejoins its group, and one
+whose group join never ends starts a new Kafka client; either goes on from its stored offsets,
+without a restart."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from consumers.groups import build_loop
 from consumers.runtime import LoopStats
+from infra.config import Settings
 from infra.producer import EventSink
 from producers.publish import publish
 from producers.simulator.world import Simulator, SimulatorConfig
@@ -16,12 +18,16 @@ from producers.simulator.world import Simulator, SimulatorConfig
 pytestmark = pytest.mark.broker
 
 
+def _publish(settings: Settings, seed: int, count: int) -> None:
+    events = Simulator(SimulatorConfig(seed=seed, n_products=50, n_users=20)).events()
+    with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
+        assert publish(sink, itertools.islice(events, count), progress=False) == count
+        sink.flush()
+
+
 @pytest.mark.timeout(180)
 def test_a_consumer_whose_fetching_stopped_rejoins_and_applies_the_rest(settings):
-    events = Simulator(SimulatorConfig(seed=5, n_products=50, n_users=20)).events()
-    with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
-        assert publish(sink, itertools.islice(events, 600), progress=False) == 600
-        sink.flush()
+    _publish(settings, seed=5, count=600)
     loop = build_loop("store", settings.model_copy(update={"batch_max_records": 50, "stall_after_s": 2.0}))
 
     def stop_fetching(stats: LoopStats) -> None:
@@ -37,10 +43,7 @@ def test_a_consumer_whose_fetching_stopped_rejoins_and_applies_the_rest(settings
 
 @pytest.mark.timeout(180)
 def test_a_consumer_whose_group_join_never_ends_starts_a_new_client_and_applies_the_rest(settings):
-    events = Simulator(SimulatorConfig(seed=6, n_products=50, n_users=20)).events()
-    with EventSink(settings.bootstrap, settings.topic_prefix) as sink:
-        assert publish(sink, itertools.islice(events, 600), progress=False) == 600
-        sink.flush()
+    _publish(settings, seed=6, count=600)
     loop = build_loop("store", settings.model_copy(update={"batch_max_records": 50, "stall_after_s": 2.0}))
     stuck: list[object] = []
 

@@ -81,8 +81,14 @@ class ProcessSink:
         self._child.join(10)
         if self._child.is_alive():
             self._child.kill()
+            self._child.join(10)
+        # Records still queued have no reader now. Without this, the queue's feeder thread would
+        # wait for good at exit to write them into a pipe no one empties (a child that could not
+        # reach the broker left `shopstream simulate` hanging after its error).
+        self._records.cancel_join_thread()
 
     def _put(self, item: list[Record] | str) -> None:
+        self._check_alive()  # a child that could not start its producer is reported at the next chunk
         while True:
             try:
                 self._records.put(item, timeout=1.0)

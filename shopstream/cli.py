@@ -94,6 +94,7 @@ def simulate(
 
     from pydantic import ValidationError
 
+    from infra.producer import SendFailed
     from infra.sender import ProcessSink
     from producers.publish import publish
     from producers.simulator.world import Simulator, SimulatorConfig, new_run_id
@@ -122,14 +123,20 @@ def simulate(
             last_write[0] = time.monotonic()
 
     # The producer sends from a child process while this one makes the events (infra/sender.py).
-    with ProcessSink(s.bootstrap, s.topic_prefix, failed_path=s.data_dir / "failed-events.jsonl") as sink:
-        if tastes_out is not None:
-            sim.write_tastes(tastes_out)
-        sent = publish(
-            sink, sim.events(count or None), rate=rate, duration_s=duration, total=count or None,
-            progress=progress, desc="simulate", on_event=write_tastes, should_stop=lambda: stop[0],
-        )
-        sink.flush()
+    try:
+        with ProcessSink(s.bootstrap, s.topic_prefix, failed_path=s.data_dir / "failed-events.jsonl") as sink:
+            if tastes_out is not None:
+                sim.write_tastes(tastes_out)
+            sent = publish(
+                sink, sim.events(count or None), rate=rate, duration_s=duration, total=count or None,
+                progress=progress, desc="simulate", on_event=write_tastes, should_stop=lambda: stop[0],
+            )
+            sink.flush()
+    except SendFailed as exc:
+        typer.echo(f"simulate: {exc}", err=True)
+        typer.echo(f"Is Kafka running at {s.bootstrap}? `make run` starts one; KAFKA_BOOTSTRAP_SERVERS names "
+                   "another.", err=True)
+        raise typer.Exit(1) from None
     if tastes_out is not None:
         sim.write_tastes(tastes_out)
     tally = sim.tally.to_dict()

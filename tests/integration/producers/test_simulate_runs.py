@@ -11,6 +11,8 @@ import sys
 import pytest
 
 from consumers.groups import build_loop
+from infra.broker import free_port
+from infra.config import Settings
 
 pytestmark = pytest.mark.broker
 
@@ -52,3 +54,18 @@ def test_two_runs_store_all_orders_of_both(settings):
     store = build_loop("store", settings).run(until_log_end=True)
     assert store.dead_lettered == 0
     assert db.execute("SELECT count(*) FROM orders").fetchone()[0] == first["orders"] + second["orders"]
+
+
+def test_no_broker_is_an_error_that_says_where_it_looked_and_the_run_ends(tmp_path):
+    """More events than the pipe to the sender child holds are queued before the child gives up on
+    the broker: the run must still end, with the error and no traceback."""
+    where = f"127.0.0.1:{free_port()}"
+    env = Settings(KAFKA_BOOTSTRAP_SERVERS=where, data_dir=tmp_path / "var").child_env()
+    proc = subprocess.run(
+        [sys.executable, "-m", "shopstream", "simulate", "--rate", "0", "--count", "20000", "--no-progress"],
+        env=env, capture_output=True, text=True, timeout=150,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert f"cannot start a producer for {where}" in proc.stderr
+    assert f"Is Kafka running at {where}?" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -484,7 +484,10 @@ class ConsumerLoop:
                 self._heartbeat("stopped", force=True)
                 if self._consumer is not None:
                     self._flush_commits()
-                    self._consumer.close(autocommit=False)
+                    try:
+                        self._consumer.close(autocommit=False)
+                    except Exception as exc:  # SQLite holds the state; a stop is still a clean stop
+                        log.warning("closing the Kafka client failed: %s", describe(exc))
         finally:
             self.dead_letter.close()
             self.conn.close()

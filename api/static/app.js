@@ -401,9 +401,11 @@
         document.body.dataset.lastClickEvent = res.event_id;
         document.body.dataset.lastClickAttempts = String(attempt);
         clickStatus(`Click on ${productId} (${source}, position ${position + 1}) sent to Kafka as event ${res.event_id}.`);
-        // The learner applies it within moments; show the recommendations it leads to.
+        // The learner applies it within moments; show the recommendations it leads to (until they
+        // are shown, the list may change under the pointer: recsReloadDue says so).
         clearTimeout(recsReload);
-        recsReload = setTimeout(loadRecs, 1500);
+        document.body.dataset.recsReloadDue = "1";
+        recsReload = setTimeout(() => loadRecs().finally(() => delete document.body.dataset.recsReloadDue), 1500);
         return;
       } catch (err) {
         const retryable = err.status === 0 || err.status === 503 || err.status === 429;

@@ -381,8 +381,11 @@ def test_a_click_on_a_result_or_recommendation_is_an_event_in_kafka(shop, browse
     assert (click.source.value, click.product_id, click.user_id, click.session_id, click.position, click.query) == (
         "search", product, USER, session, 0, query)
 
-    # A recommendation click says so.
+    # A recommendation click says so. The first click reloads the recommendations 1.5 s on: read
+    # and click the list the reload leaves, not one it may replace in between.
     browser.click("#panel-close")
+    browser.wait("!document.body.dataset.recsReloadDue && !!document.querySelector('#recs[data-state=loaded] .rec')",
+                 "the recommendations the first click leads to")
     rec = browser.js("document.querySelector('#recs .rec').dataset.productId")
     browser.click("#recs .rec")
     second = browser.wait(f"(id => id && id !== {json.dumps(event_id)} && id)(document.body.dataset.lastClickEvent)",

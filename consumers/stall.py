@@ -40,6 +40,9 @@ class _DoublingInterval:
     def _lengthen(self) -> None:
         self.interval_s = min(self.interval_s * 2, self.max_after_s)
 
+    def _reset(self) -> None:
+        self.interval_s = self.after_s
+
 
 class StallWatch(_DoublingInterval):
     """When to check an idle consumer for records waiting on its partitions, and what waits.
@@ -84,7 +87,7 @@ class StallWatch(_DoublingInterval):
 
     def progressed(self) -> None:
         """Records arrived: nothing is owed for `after_s` from now."""
-        self.interval_s = self.after_s
+        self._reset()
         self._since = self._clock()
 
     def restart(self) -> None:
@@ -168,7 +171,7 @@ class SettleWatch(_DoublingInterval):
         """Record the membership's state now; True when it has been unsettled for the interval
         (the answer counts as starting a new client: the next interval is twice as long)."""
         if settled:
-            self.interval_s = self.after_s
+            self._reset()
             self._since = None
             return False
         now = self._clock()

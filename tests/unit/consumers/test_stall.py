@@ -76,11 +76,12 @@ def test_stalls_that_rejoining_does_not_cure_are_checked_ever_less_often():
     assert watch.due()
 
 
-def test_the_quiet_spell_must_be_positive_and_within_its_cap():
+@pytest.mark.parametrize("watch", [StallWatch, SettleWatch])
+def test_the_interval_must_be_positive_and_within_its_cap(watch):
     with pytest.raises(ValueError, match="after_s"):
-        StallWatch(0.0)
+        watch(0.0)
     with pytest.raises(ValueError, match="after_s"):
-        StallWatch(60.0, max_after_s=30.0)
+        watch(60.0, max_after_s=30.0)
 
 
 def test_a_membership_unsettled_for_the_interval_asks_for_a_new_client():
@@ -136,10 +137,3 @@ def test_a_broker_out_of_reach_does_not_count_towards_the_spell():
     assert not watch.observe(settled=False)
     clock.now += 1.0
     assert watch.observe(settled=False)
-
-
-def test_the_settle_interval_must_be_positive_and_within_its_cap():
-    with pytest.raises(ValueError, match="after_s"):
-        SettleWatch(0.0)
-    with pytest.raises(ValueError, match="after_s"):
-        SettleWatch(60.0, max_after_s=30.0)

@@ -49,7 +49,11 @@ def test_a_three_broker_cluster_loses_a_broker_mid_stream_and_the_state_is_exact
     with LocalCluster(tmp_path / "cluster", Settings().cache_dir, size=3) as cluster:
         settings = Settings(KAFKA_BOOTSTRAP_SERVERS=cluster.bootstrap, topic_prefix=PREFIX,
                             data_dir=tmp_path / "var", partitions=3, replication_factor=3)
-        ensure_topics(cluster.bootstrap, settings.partitions, settings.replication_factor, PREFIX)
+        created = ensure_topics(cluster.bootstrap, settings.partitions, settings.replication_factor, PREFIX)
+        # The topics are created through one broker; the others learn of them a moment later (CI once
+        # found none listed here).
+        wait_for(lambda: sum(n for broker, n in _leaders(cluster.bootstrap)[0].items() if broker >= 0)
+                 == len(created) * settings.partitions, timeout_s=60, what="every new partition to have a leader")
         leaders, min_insync = _leaders(cluster.bootstrap)
         assert min_insync == "2"
         assert len(leaders) >= 2, leaders  # the leadership is spread: a loss moves partitions

@@ -7,6 +7,8 @@ Public API: :func:`analyze` (stems), :func:`analyzed_text` (stems joined, for FT
 from models.text.analyzer import (
     ANALYZER_VERSION,
     NLTK_DATA_DIR,
+    PRODUCT_WORDS,
+    STOPWORDS,
     STOPWORDS_DIR,
     analyze,
     analyzed_text,
@@ -22,6 +24,8 @@ __all__ = [
     "ANALYZER_VERSION",
     "DEFAULT_PRICE_BANDS",
     "NLTK_DATA_DIR",
+    "PRODUCT_WORDS",
+    "STOPWORDS",
     "STOPWORDS_DIR",
     "analyze",
     "analyzed_text",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -22,10 +23,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.search import Filters, fts5_weights
-from models.text import analyzed_text, product_text
+from models.text import ANALYZER_VERSION, analyzed_text, product_text
 from readmodels.upsert import supersedes
 
 SCHEMA = files("readmodels.catalog").joinpath("schema.sql")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,63 @@ def row_to_product(row: Sequence[Any]) -> ProductRow:
 
 
 def setup(conn: sqlite3.Connection) -> None:
+    """Create the tables (idempotent), and re-analyse the stored text if the analyser changed.
+
+    `conn` is a writer in autocommit mode (``isolation_level=None``, as `infra.sqlite.connect_writer`)."""
     conn.executescript(SCHEMA.read_text())
+    reanalyse(conn)
+
+
+def reanalyse(conn: sqlite3.Connection, batch: int = 50_000) -> int:
+    """Rewrite every live product's FTS5 text when it was analysed by another `ANALYZER_VERSION`
+    (stop words or stemmer changed); return how many products were rewritten.
+
+    Queries are analysed by the running code, so text analysed the old way would no longer match
+    them (a kept stop word would be in queries and missing from every document). Each rewritten
+    product takes a new `seq`, so that readers (the API's keyword index) re-read it as they catch
+    up. Batches are transactions of their own; the version is recorded after the last, so a run
+    cut short starts again from the first.
+    """
+    row = conn.execute("SELECT value FROM catalog_meta WHERE key = 'analyzer'").fetchone()
+    if row is not None and row[0] == ANALYZER_VERSION:
+        return 0
+    total = count_live(conn)
+    if total:
+        log.info("catalog: the text analyser changed (%s, was %s); re-analysing %d products",
+                 ANALYZER_VERSION, row[0] if row else "an unrecorded version", total)
+    done, last = 0, 0
+    started = time.monotonic()
+    while True:
+        rows = conn.execute(
+            "SELECT doc_id, name, description, brand, category_path, attributes FROM products "
+            "WHERE removed = 0 AND doc_id > ? ORDER BY doc_id LIMIT ?", (last, batch),
+        ).fetchall()
+        if not rows:
+            break
+        fields = [(d, *_fts_fields(n, desc, b, json.loads(path), json.loads(attrs)))
+                  for d, n, desc, b, path, attrs in rows]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            seq = current_seq(conn)
+            conn.executemany("DELETE FROM products_fts WHERE rowid = ?", [(f[0],) for f in fields])
+            conn.executemany(
+                "INSERT INTO products_fts (rowid, name, description, brand, category) VALUES (?, ?, ?, ?, ?)", fields
+            )
+            conn.executemany("UPDATE products SET seq = ? WHERE doc_id = ?",
+                             [(seq + i, f[0]) for i, f in enumerate(fields, start=1)])
+            _set_seq(conn, seq + len(fields))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        done, last = done + len(rows), int(rows[-1][0])
+        log.info("catalog: re-analysed %d of %d products (%.0f s)", done, total, time.monotonic() - started)
+    conn.execute(
+        "INSERT INTO catalog_meta (key, value) VALUES ('analyzer', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (ANALYZER_VERSION,),
+    )
+    return done
 
 
 def current_seq(conn: sqlite3.Connection) -> int:
@@ -108,12 +166,16 @@ def current_seq(conn: sqlite3.Connection) -> int:
 
 def _next_seq(conn: sqlite3.Connection) -> int:
     seq = current_seq(conn) + 1
+    _set_seq(conn, seq)
+    return seq
+
+
+def _set_seq(conn: sqlite3.Connection, seq: int) -> None:
     conn.execute(
         "INSERT INTO catalog_meta (key, value) VALUES ('seq', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (str(seq),),
     )
-    return seq
 
 
 def _fts_fields(

@@ -168,7 +168,9 @@ class Suite:
 
 
 def _tag_key(tag: str) -> str:
-    return " ".join(analyze(tag))
+    # Hyphens as spaces: the analyser adds a hyphenated word's joined form, which would tell
+    # "twist-ending" from "twist ending".
+    return " ".join(analyze(tag.replace("-", " ")))
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

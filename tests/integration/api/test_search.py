@@ -98,6 +98,31 @@ def test_filters_facets_explain_and_similar(catalog_env):
     assert client.get("/products/nope/similar").status_code == 404
 
 
+# Shop words that NLTK's stop list would drop, a number with its unit, a hyphenated word: each pair's first
+# product is what the query names, the second what its other words alone favour.
+PHRASE_PRODUCTS = [
+    ("ph-can", "Stainless Steel Trash Can, 13 Gallon"), ("ph-bags", "Kitchen Trash Bags, 13 gallon trash bags"),
+    ("ph-under", "Under Bed Storage Bin"), ("ph-bed", "Storage Bed with Drawers, platform bed with storage"),
+    ("ph-16", "Insulated Water Bottle 16oz"), ("ph-32", "Insulated Water Bottle, 32 oz, water bottle"),
+    ("ph-nonstick", "Nonstick Frying Pan"), ("ph-steel", "Stainless Frying Pan, steel frying pan"),
+]
+
+
+@pytest.mark.parametrize(("q", "named", "other"), [
+    ("trash can", "ph-can", "ph-bags"), ("under bed storage", "ph-under", "ph-bed"),
+    ("16 oz water bottle", "ph-16", "ph-32"), ("non-stick frying pan", "ph-nonstick", "ph-steel"),
+])
+def test_the_product_a_query_names_ranks_above_its_neighbour(catalog_env, q, named, other):
+    _settings, client, sink, _sim = catalog_env
+    for pid, name in PHRASE_PRODUCTS:
+        sink.send(make_event(_product(pid, name, category_path=["Home & Kitchen", "Storage"], brand="Acme")))
+    sink.flush()
+    wait_for(lambda: {p for p, _ in PHRASE_PRODUCTS} <= set(_ids(client.get("/search", params={"q": "acme", "k": 50}))),
+             timeout_s=30, what="the phrase products searchable")
+    ranked = _ids(client.get("/search", params={"q": q, "k": 20}))
+    assert named in ranked and (other not in ranked or ranked.index(named) < ranked.index(other)), ranked
+
+
 BAD_QUERIES = [
     "", " ", "x" * 10_000, '" * - : ( ) ^ NEAR AND OR NOT', "NEAR(", 'title:"red', "shoe*", "-shoe",
     "'; DROP TABLE products; --", "1 OR 1=1", "SELECT * FROM products", "日本語の検索", "🎧🎧 headphones 🎧",

@@ -8,8 +8,11 @@ from pathlib import Path
 import nltk
 import pytest
 
+import models.text.analyzer as analyzer
 from models.text import (
     ANALYZER_VERSION,
+    PRODUCT_WORDS,
+    STOPWORDS,
     STOPWORDS_DIR,
     analyze,
     analyzed_text,
@@ -119,6 +122,91 @@ def test_stopwords_loaded_with_nltk_reader_without_download(monkeypatch):
     assert str(Path(STOPWORDS_DIR).parents[1]) in [str(p) for p in nltk.data.path]
 
 
+def test_stop_words_are_nltks_less_the_words_that_name_products():
+    nltk_list = load_stopwords()
+    assert PRODUCT_WORDS.issubset(nltk_list)  # each is a word that NLTK's list drops
+    assert nltk_list - PRODUCT_WORDS == STOPWORDS
+    assert {"the", "a", "with", "for", "and", "of", "is", "it", "you", "s"} <= STOPWORDS
+
+
+@pytest.mark.parametrize(("query", "terms"), [
+    ("trash can with lid", ["trash", "can", "lid"]),
+    ("under bed storage", ["under", "bed", "storag"]),
+    ("off white rug", ["off", "white", "rug"]),
+    ("down comforter", ["down", "comfort"]),
+    ("pop up canopy", ["pop", "up", "canopi"]),
+    ("over the door hook", ["over", "door", "hook"]),
+    ("all in one printer", ["all", "in", "one", "printer"]),
+    ("no show socks", ["no", "show", "sock"]),
+    ("vitamin d", ["vitamin", "d"]),
+])
+def test_words_that_tell_products_apart_are_terms(query, terms):
+    assert analyze(query) == terms
+
+
+# Each query's product beside one that the query's other words favour: with NLTK's whole list the
+# query loses its telling word and the wrong product comes first.
+PHRASE_CATALOGUE = {
+    1: "Trash bags, 13 gallon kitchen trash bags",
+    2: "Stainless steel trash can",
+    3: "Storage bed with drawers, platform bed with storage",
+    4: "Under bed storage bin",
+    5: "White shag rug, soft white area rug",
+    6: "Off white area rug",
+    7: "Cotton comforter set, comforter and shams",
+    8: "Goose down comforter",
+    9: "Bottle opener",
+    10: "Electric can opener, stainless",
+    11: "Vitamin C tablets, vitamin C 1000 mg",
+    12: "Vitamin D 2000 IU softgels",
+}
+PHRASE_QUERIES = {"trash can": 2, "under bed storage": 4, "off white rug": 6, "down comforter": 8,
+                  "can opener": 10, "vitamin d": 12}
+
+
+def _phrase_ranking(stopwords: frozenset[str]) -> dict[str, int]:
+    """The first product FTS5's BM25 ranks for each query, everything analysed with `stopwords`."""
+    original = analyzer.STOPWORDS
+    analyzer.STOPWORDS = stopwords
+    analyzer._term.cache_clear()
+    try:
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE VIRTUAL TABLE products_fts USING fts5(body)")
+        conn.executemany("INSERT INTO products_fts(rowid, body) VALUES (?, ?)",
+                         [(pid, analyzed_text(text)) for pid, text in PHRASE_CATALOGUE.items()])
+        return {q: conn.execute("SELECT rowid FROM products_fts WHERE products_fts MATCH ? "
+                                "ORDER BY bm25(products_fts) LIMIT 1", (fts5_match(q),)).fetchone()[0]
+                for q in PHRASE_QUERIES}
+    finally:
+        analyzer.STOPWORDS = original
+        analyzer._term.cache_clear()
+
+
+def test_the_product_a_phrase_names_comes_first():
+    assert _phrase_ranking(STOPWORDS) == PHRASE_QUERIES
+    # The same catalogue with NLTK's whole list ranks the other product first for every query.
+    assert all(first != PHRASE_QUERIES[q] for q, first in _phrase_ranking(load_stopwords()).items())
+
+
+def test_either_spelling_finds_the_other():
+    assert analyze("16oz") == ["16oz", "16", "oz"] and analyze("16 oz") == ["16", "oz"]
+    assert analyze("PS5 controller") == ["ps5", "control"]  # a model name stays whole
+    assert analyze("Non-stick") == ["non", "stick", "nonstick"] and analyze("T-Shirt") == ["shirt", "tshirt"]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE products_fts USING fts5(body)")
+    catalogue = ["Water bottle, 16oz", "Water bottle, 32 oz", "Nonstick frying pan",
+                 "Stainless frying pan, steel frying pan", "Cotton T-Shirt", "Cotton shirt, cotton dress shirt"]
+    conn.executemany("INSERT INTO products_fts(rowid, body) VALUES (?, ?)",
+                     [(i, analyzed_text(text)) for i, text in enumerate(catalogue, start=1)])
+
+    def first(query: str) -> int:
+        return int(conn.execute("SELECT rowid FROM products_fts WHERE products_fts MATCH ? "
+                                "ORDER BY bm25(products_fts) LIMIT 1", (fts5_match(query),)).fetchone()[0])
+
+    assert [first(q) for q in ("16 oz water bottle", "32oz water bottle", "non-stick frying pan",
+                               "cotton tshirt")] == [1, 2, 3, 5]
+
+
 def test_package_data_includes_stopword_file():
     import tomllib
 
@@ -151,7 +239,7 @@ def test_analyze_handles_emoji_and_symbols_and_other_scripts():
     assert analyze("🙂🔥👟") == []
     assert analyze("shoes 👟!!") == ["shoe"]
     assert analyze("обувь") == ["обувь"]
-    assert analyze("snake_case-thing") == ["snake", "case", "thing"]
+    assert analyze("snake_case-thing") == ["snake", "case", "thing", "caseth"]  # "case-thing" joined too
 
 
 def test_long_tokens_are_cut():
@@ -205,7 +293,7 @@ def test_fts5_match_format():
 def test_fts5_match_bounds_term_count():
     text = " ".join(f"word{i}" for i in range(1000))
     assert len(query_terms(text)) == 32
-    assert fts5_match(text, max_terms=3) == '"word0" OR "word1" OR "word2"'
+    assert fts5_match(text, max_terms=3) == '"word0" OR "word1" OR "word2"'  # starts with letters: not split
 
 
 @pytest.mark.parametrize("user_text", HOSTILE, ids=lambda s: repr(s[:30]))

@@ -13,7 +13,7 @@ import pytest
 
 from infra.sqlite import connect_writer, transaction
 from models.search import Filters
-from models.text import fts5_match
+from models.text import ANALYZER_VERSION, fts5_match
 from readmodels.catalog import store
 
 
@@ -92,6 +92,39 @@ def test_a_removal_before_the_listing_it_follows_holds(conn: sqlite3.Connection)
     assert [r.product_id for r in store.changes_since(conn, 0) if not r.removed] == []
     assert upsert(conn, "p1", 30)
     assert live_ids(conn) == {"p1"}
+
+
+def _fts_name(conn: sqlite3.Connection, product_id: str) -> str:
+    return str(conn.execute("SELECT f.name FROM products_fts f JOIN products p ON p.doc_id = f.rowid "
+                            "WHERE p.product_id = ?", (product_id,)).fetchone()[0])
+
+
+def test_a_new_file_records_its_analyser(conn: sqlite3.Connection) -> None:
+    assert conn.execute("SELECT value FROM catalog_meta WHERE key = 'analyzer'").fetchone() == (ANALYZER_VERSION,)
+    assert store.reanalyse(conn) == 0
+
+
+@pytest.mark.parametrize("recorded", ["nltk-regexp-snowball-en-v1-sw00000000", None])  # None: before versions
+def test_text_analysed_by_another_analyser_is_rewritten_and_readers_catch_up(
+        conn: sqlite3.Connection, recorded: str | None) -> None:
+    upsert(conn, "p1", name="Stainless steel trash can")
+    upsert(conn, "p2", name="Trash bags")
+    upsert(conn, "p3", name="Can opener")
+    remove(conn, "p3", 2.0)
+    # As an analyser that dropped "can" left the file.
+    conn.execute("UPDATE products_fts SET name = 'stainless steel trash' WHERE name = 'stainless steel trash can'")
+    conn.execute("DELETE FROM catalog_meta WHERE key = 'analyzer'")
+    if recorded is not None:
+        conn.execute("INSERT INTO catalog_meta (key, value) VALUES ('analyzer', ?)", (recorded,))
+    seq = store.current_seq(conn)
+
+    assert store.reanalyse(conn, batch=1) == 2  # the live products, one transaction each
+    assert _fts_name(conn, "p1") == "stainless steel trash can" and _fts_name(conn, "p2") == "trash bag"
+    assert [c.product_id for c in store.changes_since(conn, seq)] == ["p1", "p2"]
+    assert store.current_seq(conn) == seq + 2
+    assert store.keyword_search_fts5(conn, fts5_match("trash can"), Filters(), 10)[0][0] == \
+        store.get_product(conn, "p1").doc_id
+    assert store.reanalyse(conn) == 0  # recorded now
 
 
 def test_changes_since_gives_every_change_after_a_seq_in_order(conn: sqlite3.Connection) -> None:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from api.services.catalog import CatalogService
-from models.search import Filters, Fusion, Mode, RankedHit, rank
+from models.search import Filters, Fusion, Mode, RankedHit, corrections, rank
 from models.search.fusion import PartValue
 from models.search.ranking import Candidate
-from models.text import DEFAULT_PRICE_BANDS, fts5_match, query_terms
+from models.text import DEFAULT_PRICE_BANDS, fts5_match_terms, query_terms
 from readmodels.catalog import store
 from readmodels.catalog.store import ProductRow
 
@@ -44,6 +44,19 @@ class SearchResult:
     facets: dict[str, list[dict[str, Any]]]
     notes: list[str]
     took_ms: float
+
+
+def _corrected(q: str, terms: list[str], document_frequency: Callable[[str], int], notes: list[str]) -> list[str]:
+    """`terms` with the words no product has replaced by their nearest spelling that products have
+    (`models.search.spelling`); says so in `notes`."""
+    fixes = corrections(q, document_frequency)
+    if not fixes:
+        return terms
+    words = ", ".join(f'"{c.word}"' for c in fixes)
+    notes.append(f"no product has {words}: searched for {'a word' if len(fixes) == 1 else 'words'} "
+                 f"spelled like {'it' if len(fixes) == 1 else 'them'}")
+    replacement = {c.term: c.replacement for c in fixes}
+    return list(dict.fromkeys(replacement.get(t, t) for t in terms))
 
 
 _BAND_LABELS = [f"{lo:g}-{hi:g}" for lo, hi in zip((0.0, *DEFAULT_PRICE_BANDS), DEFAULT_PRICE_BANDS, strict=False)]
@@ -91,7 +104,11 @@ def search(
     n = max(candidates or settings.search_candidates, k)
     conn = catalog.conn()
     notes: list[str] = []
-    match = fts5_match(q)
+    terms = query_terms(q)
+    live = catalog.ensure_current() if terms else None
+    if live is not None and live.keywords is not None:
+        terms = _corrected(q, terms, live.keywords.document_frequency, notes)
+    match = fts5_match_terms(terms)
     bm25: list[tuple[int, float]] = []
     vector: list[tuple[int, float]] = []
     if not match:
@@ -99,12 +116,11 @@ def search(
             notes.append("the query has no searchable words; showing products that match the filters")
         bm25 = store.browse(conn, filters, n)
     else:
-        live = catalog.ensure_current()
         # The in-memory indexes know nothing of the filters: over-fetch when filtering.
         fetch = n if filters.empty else n * 4
         if mode in ("hybrid", "bm25"):
             if live is not None and live.keywords is not None and settings.keyword_engine == "memory":
-                bm25 = live.keywords.search(query_terms(q), fetch)
+                bm25 = live.keywords.search(terms, fetch)
             else:
                 bm25 = store.keyword_search_fts5(conn, match, filters, n)
         if mode in ("hybrid", "vector"):

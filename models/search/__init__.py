@@ -16,11 +16,13 @@ from models.search.fusion import (
     zscore_normalize,
 )
 from models.search.ranking import Filters, Fusion, Mode, RankedHit, affinity_boosts, rank
+from models.search.spelling import Correction, corrections
 
 __all__ = [
     "FIELD_WEIGHTS",
     "SEARCH_FIELDS",
     "BM25Index",
+    "Correction",
     "Filters",
     "FuseNormalization",
     "FusedHit",
@@ -30,6 +32,7 @@ __all__ = [
     "RankedHit",
     "affinity_boosts",
     "bm25_to_score",
+    "corrections",
     "fts5_weights",
     "fuse",
     "max_normalize",

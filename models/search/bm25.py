@@ -152,6 +152,20 @@ class BM25Index:
             if 0 <= doc < len(self._gen):
                 self._drop(doc)
 
+    def document_frequency(self, term: str) -> int:
+        """How many live documents hold `term`.
+
+        >>> idx = BM25Index({"name": 1.0})
+        >>> idx.add(1, {"name": ["mug"]}); idx.add(2, {"name": ["mug"]}); idx.remove(1)
+        >>> idx.document_frequency("mug"), idx.document_frequency("cup")
+        (1, 0)
+        """
+        postings = self._postings.get(term)  # most asks are for words no document has: no lock
+        if postings is None:
+            return 0
+        with self._lock:
+            return len(postings.arrays(self._gen, self._len, self._drops)[0])
+
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Top `k` (doc, score) for documents containing any of `terms`, best first."""
         if k <= 0 or not terms:

@@ -17,7 +17,7 @@ from models.text.analyzer import (
     stem,
     tokenize,
 )
-from models.text.fts import fts5_match, fts5_quote, query_terms
+from models.text.fts import fts5_match, fts5_match_terms, fts5_quote, query_terms
 from models.text.product import DEFAULT_PRICE_BANDS, price_band, product_text
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "analyze",
     "analyzed_text",
     "fts5_match",
+    "fts5_match_terms",
     "fts5_quote",
     "load_stopwords",
     "normalize",

@@ -26,9 +26,11 @@ full-text leg for an empty string (:func:`fts5_match` never returns a non-empty 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from models.text.analyzer import analyze
 
-__all__ = ["DEFAULT_MAX_TERMS", "fts5_match", "fts5_quote", "query_terms"]
+__all__ = ["DEFAULT_MAX_TERMS", "fts5_match", "fts5_match_terms", "fts5_quote", "query_terms"]
 
 #: Upper bound on distinct terms in a MATCH expression (bounds cost of huge inputs).
 DEFAULT_MAX_TERMS = 32
@@ -69,7 +71,16 @@ def fts5_match(text: str, *, operator: str = "OR", max_terms: int = DEFAULT_MAX_
     >>> fts5_match("red running shoes", operator="AND")
     '"red" AND "run" AND "shoe"'
     """
+    return fts5_match_terms(query_terms(text, max_terms=max_terms), operator=operator)
+
+
+def fts5_match_terms(terms: Sequence[str], *, operator: str = "OR") -> str:
+    """:func:`fts5_match` of terms already analysed (a query's, after spelling correction, say).
+
+    >>> fts5_match_terms(["stainless", 'say"hi'])
+    '"stainless" OR "say""hi"'
+    """
     op = operator.upper()
     if op not in ("OR", "AND"):
         raise ValueError(f"operator must be 'OR' or 'AND', not {operator!r}")
-    return f" {op} ".join(fts5_quote(t) for t in query_terms(text, max_terms=max_terms))
+    return f" {op} ".join(fts5_quote(t) for t in terms)

@@ -36,6 +36,8 @@ BASELINES: dict[str, list[tuple[str, str]]] = {
         ("search.ndcg10_hybrid", "search.ndcg10_bm25"),
         ("search.ndcg10_vector", "search.ndcg10_bm25"),
         ("search.ndcg10_rrf", "search.ndcg10_bm25"),
+        ("search.typo_ndcg10_hybrid", "search.typo_ndcg10_hybrid_clean"),
+        ("search.typo_ndcg10_bm25", "search.typo_ndcg10_bm25_clean"),
     ],
     "relevance-real": [
         ("search.real_ndcg10_hybrid", "search.real_ndcg10_bm25"),

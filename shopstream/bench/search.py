@@ -45,6 +45,23 @@ def _ndcg(catalog: CatalogService, queries: list[tuple[str, dict[str, int]]], mo
     return statistics.fmean(scores), statistics.median(times)
 
 
+def with_typo(query: str) -> str:
+    """`query` with the middle letter of its longest word dropped, if that word has 5 letters or more:
+    a shopper's typo, the same each run.
+
+    >>> with_typo("hario coffee grinder"), with_typo("red mug")
+    ('hario coffee grider', 'red mug')
+    """
+    words = query.split()
+    if not words:
+        return query
+    i = max(range(len(words)), key=lambda j: len(words[j]))
+    word = words[i]
+    if len(word) >= 5:
+        words[i] = word[:len(word) // 2] + word[len(word) // 2 + 1:]
+    return " ".join(words)
+
+
 def bench_relevance(base: Settings, n_products: int = 3000, n_queries: int = 300) -> dict[str, float]:
     with threadpool_limits(1):  # as the consumer and the API run: one BLAS thread
         return _relevance(base, n_products, n_queries)
@@ -77,6 +94,16 @@ def _relevance(base: Settings, n_products: int, n_queries: int) -> dict[str, flo
         catalog.live = rebuild(conn, base.embedder, base.embed_dims)
         for w in (0.4, 0.5, 0.6, 0.7, 0.8):
             out[f"search.ndcg10_hybrid_w{int(w * 10)}"], _ = _ndcg(catalog, queries, "hybrid", bm25_weight=w)
+        # Typos, with the in-memory keyword index the API serves from (spelling is corrected
+        # against its words), beside the same queries as written in the same configuration.
+        catalog.live.enable_keywords(conn)
+        typos = [(with_typo(text), judged) for text, judged in queries]
+        for mode in ("bm25", "hybrid"):
+            out[f"search.typo_ndcg10_{mode}_clean"], _ = _ndcg(catalog, queries, mode)
+            out[f"search.typo_ndcg10_{mode}"], _ = _ndcg(catalog, typos, mode)
+        print(f"  a typo in each query: hybrid {out['search.typo_ndcg10_hybrid']:.3f} "
+              f"(as written {out['search.typo_ndcg10_hybrid_clean']:.3f}), bm25 {out['search.typo_ndcg10_bm25']:.3f} "
+              f"(as written {out['search.typo_ndcg10_bm25_clean']:.3f})", flush=True)
         conn.close()
         out["search.ndcg10_vector"] = out[f"search.embed.{default}.ndcg10_vector"]
         out["search.ndcg10_hybrid"] = out[f"search.embed.{default}.ndcg10_hybrid"]

@@ -123,6 +123,22 @@ def test_the_product_a_query_names_ranks_above_its_neighbour(catalog_env, q, nam
     assert named in ranked and (other not in ranked or ranked.index(named) < ranked.index(other)), ranked
 
 
+def test_a_typo_is_searched_as_the_word_products_have_and_the_answer_says_so(catalog_env):
+    _settings, client, sink, _sim = catalog_env
+    sink.send(make_event(_product("ty-steel", "Stainless Tumbler", category_path=["Home & Kitchen"])))
+    sink.send(make_event(_product("ty-plastic", "Plastic Tumbler, kids tumbler", category_path=["Home & Kitchen"])))
+    sink.flush()
+    wait_for(lambda: {"ty-steel", "ty-plastic"} <= set(_ids(client.get("/search", params={"q": "tumbler"}))),
+             timeout_s=30, what="the products searchable")
+    body = client.get("/search", params={"q": "stainles tumbler", "k": 5}).json()
+    assert body["results"][0]["product_id"] == "ty-steel", body
+    assert any('"stainles"' in note for note in body["notes"]), body["notes"]
+    # The keyword leg alone: "tumbler" twice would put the plastic one first if the typo were lost.
+    keywords = client.get("/search", params={"q": "stainles tumbler", "k": 5, "mode": "bm25"}).json()
+    assert [r["product_id"] for r in keywords["results"][:2]] == ["ty-steel", "ty-plastic"], keywords
+    assert not client.get("/search", params={"q": "stainless tumbler"}).json()["notes"]
+
+
 BAD_QUERIES = [
     "", " ", "x" * 10_000, '" * - : ( ) ^ NEAR AND OR NOT', "NEAR(", 'title:"red', "shoe*", "-shoe",
     "'; DROP TABLE products; --", "1 OR 1=1", "SELECT * FROM products", "日本語の検索", "🎧🎧 headphones 🎧",

@@ -14,6 +14,7 @@ from models.text.analyzer import (
     analyzed_text,
     load_stopwords,
     normalize,
+    plain_text,
     stem,
     tokenize,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "fts5_quote",
     "load_stopwords",
     "normalize",
+    "plain_text",
     "price_band",
     "product_text",
     "query_terms",

@@ -2,6 +2,8 @@
 
 Everything here uses NLTK pieces that need no downloaded data:
 
+* markup: HTML tags dropped and entities decoded (:func:`plain_text`): catalogue exports often
+  carry descriptions as HTML, whose ``<li>``, ``&amp;`` and ``style="..."`` are no words of the product;
 * tokenisation: :class:`nltk.tokenize.RegexpTokenizer` (runs of letters/digits);
 * stop words: NLTK's English list, shipped in this package under
   ``models/text/nltk_data/corpora/stopwords/english`` and read with NLTK's own
@@ -31,6 +33,7 @@ whether they were built with the same one.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -54,6 +57,7 @@ __all__ = [
     "analyzed_text",
     "load_stopwords",
     "normalize",
+    "plain_text",
     "stem",
     "tokenize",
 ]
@@ -71,6 +75,9 @@ _TOKENIZER = RegexpTokenizer(r"[^\W_]+")
 _ASCII_TOKENS = re.compile(r"[A-Za-z0-9]+")
 _STEMMER = EnglishStemmer()
 _APOSTROPHES = re.compile("[\u2019\u2018\u02bc\uff07`]")
+# An HTML tag or comment: "<p>", "</li>", "<br/>", '<span style="x">', "<!-- x -->". A "<" before a
+# digit or a space ("< 5 kg", "<3") is no tag.
+_TAG = re.compile(r"<(?:[A-Za-z/!?][^<>]*)>")
 # A token's runs of letters and of digits.
 _LETTERS_OR_DIGITS = re.compile(r"[^\W\d_]+|\d+")
 _DIGIT = re.compile(r"\d")
@@ -126,7 +133,7 @@ def _stopword_fingerprint() -> str:
 
 
 #: Identifies the analysis pipeline (tokeniser, stop words, stemmer).
-ANALYZER_VERSION: str = f"nltk-regexp-parts-snowball-en-v2-sw{_stopword_fingerprint()}"
+ANALYZER_VERSION: str = f"nltk-html-regexp-parts-snowball-en-v2-sw{_stopword_fingerprint()}"
 
 
 def normalize(text: str) -> str:
@@ -143,13 +150,31 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def tokenize(text: str) -> list[str]:
-    """Normalise then split into runs of letters/digits (NLTK ``RegexpTokenizer``).
+def plain_text(text: str) -> str:
+    """``text`` without HTML markup: tags become spaces, entities their characters.
 
-    >>> tokenize("USB-C cable (2m), don't")
-    ['usb', 'c', 'cable', '2m', 'don', 't']
+    Tags and entities are all an index needs removed (no rendering, no scripts to run), so the
+    standard library does it: a pattern for tags, :func:`html.unescape` for entities.
+
+    >>> plain_text('<p>Soft &amp; warm.<br/>Machine&nbsp;wash</p><ul><li style="x">Cotton</li></ul>')
+    ' Soft & warm. Machine\xa0wash   Cotton  '
+    >>> plain_text("Tea < 5 g, 2 < 3"), plain_text("Home & Kitchen")
+    ('Tea < 5 g, 2 < 3', 'Home & Kitchen')
     """
-    return _split(normalize(text))
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    return text
+
+
+def tokenize(text: str) -> list[str]:
+    """Drop markup, normalise, then split into runs of letters/digits (NLTK ``RegexpTokenizer``).
+
+    >>> tokenize("USB-C cable (2m), don't"), tokenize("<b>Red</b>&nbsp;mug")
+    (['usb', 'c', 'cable', '2m', 'don', 't'], ['red', 'mug'])
+    """
+    return _split(normalize(plain_text(text)))
 
 
 def _split(text: str) -> list[str]:
@@ -165,7 +190,7 @@ def _tokens(text: str) -> list[str]:
     >>> _tokens("Non-stick pan, wi-fi, 3-pack")
     ['non', 'stick', 'pan', 'wi', 'fi', '3', 'pack', 'nonstick', 'wifi', '3pack']
     """
-    text = normalize(text)
+    text = normalize(plain_text(text))
     tokens = _split(text)
     if _DIGIT.search(text):
         tokens = _with_parts(tokens)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from models.text.analyzer import plain_text
+
 __all__ = ["DEFAULT_PRICE_BANDS", "price_band", "product_text"]
 
 #: Upper bounds of the price bands (currency units); the last band is open-ended.
@@ -51,11 +53,12 @@ def product_text(
     bands: Sequence[float] = DEFAULT_PRICE_BANDS,
 ) -> str:
     """Product text for the embedder: name repeated ``name_weight`` times, description,
-    category path, brand, ``key value`` attributes and a :func:`price_band` token."""
+    category path, brand, ``key value`` attributes and a :func:`price_band` token; name and
+    description without HTML markup (:func:`~models.text.analyzer.plain_text`)."""
     if name_weight < 1:
         raise ValueError("name_weight must be >= 1")
-    parts: list[str] = [name.strip()] * name_weight
-    parts.append(description.strip())
+    parts: list[str] = [plain_text(name).strip()] * name_weight
+    parts.append(plain_text(description).strip())
     if isinstance(category_path, str):
         parts.append(category_path.strip())
     else:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from infra.sqlite import transaction
 from models.search import Filters, fts5_weights
 from models.text import ANALYZER_VERSION, analyzed_text, product_text
 from readmodels.upsert import supersedes
@@ -135,8 +136,7 @@ def reanalyse(conn: sqlite3.Connection, batch: int = 50_000) -> int:
             break
         fields = [(d, *_fts_fields(n, desc, b, json.loads(path), json.loads(attrs)))
                   for d, n, desc, b, path, attrs in rows]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             seq = current_seq(conn)
             conn.executemany("DELETE FROM products_fts WHERE rowid = ?", [(f[0],) for f in fields])
             conn.executemany(
@@ -145,10 +145,6 @@ def reanalyse(conn: sqlite3.Connection, batch: int = 50_000) -> int:
             conn.executemany("UPDATE products SET seq = ? WHERE doc_id = ?",
                              [(seq + i, f[0]) for i, f in enumerate(fields, start=1)])
             _set_seq(conn, seq + len(fields))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         done, last = done + len(rows), int(rows[-1][0])
         log.info("catalog: re-analysed %d of %d products (%.0f s)", done, total, time.monotonic() - started)
     conn.execute(

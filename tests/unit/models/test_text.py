@@ -207,6 +207,16 @@ def test_either_spelling_finds_the_other():
                                "cotton tshirt")] == [1, 2, 3, 5]
 
 
+def test_html_markup_is_no_words_of_the_product():
+    page = ('<div class="desc"><p><b>Soft</b> &amp; warm.<br/>Machine&nbsp;wash</p>'
+            '<ul><li style="color: red">Cotton</li></ul><!-- sku 12 --></div>')
+    assert analyze(page) == analyze("Soft & warm. Machine wash. Cotton") == ["soft", "warm", "machin", "wash", "cotton"]
+    assert analyze("2 < 3 > 1, Tea <5 g") == ["2", "3", "1", "tea", "5", "g"]  # no tag there
+    embedded = product_text(name="<b>Mug</b>", description="<p>Red &amp; blue</p>")
+    assert "<" not in embedded and "&amp;" not in embedded
+    assert analyze(embedded) == analyze(product_text(name="Mug", description="Red & blue"))
+
+
 def test_package_data_includes_stopword_file():
     import tomllib
 

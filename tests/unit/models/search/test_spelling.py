@@ -40,7 +40,7 @@ def test_short_words_numbers_and_other_scripts_are_left_alone(text: str) -> None
 
 def test_the_neighbour_most_products_hold_wins_and_ties_go_alphabetically() -> None:
     assert fixed("headsat") == [("headsat", "headset")]
-    assert fixed("abcdef", {"abcdxf": 5, "abcdef" + "g": 5, "bcdef": 1}) == [("abcdef", "abcdefg")]
+    assert fixed("abcdef", {"abcdxf": 5, "abcdefg": 5, "bcdef": 1}) == [("abcdef", "abcdefg")]
     assert fixed("abcdef", {"abcdxf": 6, "abcdefg": 5}) == [("abcdef", "abcdxf")]
 
 
@@ -56,8 +56,7 @@ def test_nothing_near_is_no_correction_and_the_number_is_bounded() -> None:
 def test_edits1_are_damerau_levenshtein_distance_one() -> None:
     edits = edits1("cat")
     assert {"at", "ct", "ca", "act", "cta", "bat", "cot", "cats", "scat"} <= edits
-    assert "cat" not in edits and "tac" not in edits  # distance 2
-    assert len(edits) == len(set(edits))
+    assert "cat" not in edits and "tac" not in edits and "dog" not in edits  # distance 0, 2, 3
 
 
 def test_with_a_keyword_index() -> None:

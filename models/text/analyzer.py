@@ -1,6 +1,5 @@
-"""Text analysis shared by products and queries: normalise, tokenise, drop stop words, stem.
-
-Everything here uses NLTK pieces that need no downloaded data:
+"""Text analysis shared by products and queries: drop markup, normalise, tokenise, drop stop
+words, stem. The NLTK pieces need no downloaded data. The steps:
 
 * markup: HTML tags dropped and entities decoded (:func:`plain_text`): catalogue exports often
   carry descriptions as HTML, whose ``<li>``, ``&amp;`` and ``style="..."`` are no words of the product;
